@@ -1,0 +1,157 @@
+"""Shared fixtures: one migrated database per test session, emptied after each test.
+
+Web and service tests run on SQLite always and on PostgreSQL too when
+``TEST_DATABASE_URL`` is set (the ``app`` fixture is parametrised by database).
+Each PostgreSQL test session gets a database of its own, created from
+``TEST_DATABASE_URL`` and dropped at the end, so parallel runs never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from shop import create_app
+from shop.extensions import db
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+
+
+def _database_kinds() -> list[str]:
+    return ["sqlite", "postgresql"] if TEST_DATABASE_URL else ["sqlite"]
+
+
+def _psycopg_url(url: str) -> str:
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise ValueError(f"TEST_DATABASE_URL must be a PostgreSQL URL, not {url!r}")
+
+
+def _with_database(url: str, name: str) -> str:
+    return sa.engine.make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test session (skips without one)."""
+    if not TEST_DATABASE_URL:
+        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests are off")
+    admin_url = _psycopg_url(TEST_DATABASE_URL)
+    name = f"shop_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield _with_database(admin_url, name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+def make_test_config(database_url: str, tmp_path: Any) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "ENV": "testing",
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "RATELIMIT_ENABLED": False,
+        "MAIL_BACKEND": "memory",
+        "SERVER_NAME": None,
+        "SHOP_BASE_URL": "http://localhost",
+        "UPLOAD_DIR": str(tmp_path / "uploads"),
+    }
+
+
+def _migrate(app: Flask) -> None:
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+
+
+@pytest.fixture(scope="session", params=_database_kinds())
+def _session_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    tmp = tmp_path_factory.mktemp("app")
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp / 'test.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    app = create_app(make_test_config(url, tmp))
+    _migrate(app)
+    return app
+
+
+def empty_database() -> None:
+    """Delete every row, keeping the schema (and the alembic version)."""
+    tables = [t for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture
+def app(_session_app: Flask) -> Iterator[Flask]:
+    """The app on a migrated, empty database; emptied again after the test."""
+    with _session_app.app_context():
+        try:
+            yield _session_app
+        finally:
+            db.session.rollback()
+            empty_database()
+            db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+_CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token_from(html: str) -> str:
+    match = _CSRF_RE.search(html)
+    assert match, "the page has no CSRF token field"
+    return match.group(1)
+
+
+def post_form(
+    client: FlaskClient,
+    url: str,
+    data: dict[str, Any] | None = None,
+    *,
+    form_url: str | None = None,
+    follow_redirects: bool = False,
+) -> Any:
+    """Post a form the way a browser does: read the CSRF token from the form page first."""
+    page = client.get(form_url or url)
+    token = csrf_token_from(page.get_data(as_text=True))
+    payload = dict(data or {})
+    payload["csrf_token"] = token
+    return client.post(url, data=payload, follow_redirects=follow_redirects)
