@@ -1,61 +1,19 @@
 """The shop: a Flask web shop for Nordic music retailers.
 
-``create_app`` wires it in a fixed order: configuration → extensions → clock →
-payment providers → blueprints → CLI → error pages.
+``create_app`` lives in :mod:`shop.app`; it is imported lazily here so that
+``import shop.domain`` (the pure terms of purchase) never loads Flask.
 """
 
 from __future__ import annotations
 
-import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from shop.config import PROJECT_ROOT, check_production, defaults
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the application. ``test_config`` overrides everything (tests only)."""
-    app = Flask(
-        __name__,
-        instance_path=os.environ.get("SHOP_INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
-    )
-    os.makedirs(app.instance_path, exist_ok=True)
-    app.config.from_mapping(defaults(app.instance_path))
-    app.config.from_prefixed_env("SHOP")
-    if test_config:
-        app.config.from_mapping(test_config)
-    check_production(app.config)
-    if app.config["ENV"] == "production":
-        app.config["SESSION_COOKIE_SECURE"] = True
-        app.config["REMEMBER_COOKIE_SECURE"] = True
+    """Build the application (see :func:`shop.app.create_app`)."""
+    from shop.app import create_app as _create_app
 
-    from shop import extensions
-
-    extensions.db.init_app(app)
-    extensions.migrate.init_app(
-        app, extensions.db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True
-    )
-    extensions.csrf.init_app(app)
-    extensions.limiter.init_app(app)
-
-    from shop.web import auth, i18n
-
-    auth.init_app(app)
-    i18n.init_app(app)
-
-    from shop.web import register_blueprints
-
-    register_blueprints(app)
-
-    from shop import cli
-
-    cli.init_app(app)
-
-    from shop.web import errors, security
-
-    errors.init_app(app)
-    security.init_app(app)
-    return app
+    return _create_app(test_config)
