@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP) translations
 
 translations: $(STAMP)
-	$(BIN)/pybabel compile --use-fuzzy -q -d shop/translations
+	$(BIN)/pybabel -q compile --use-fuzzy -d shop/translations
 
 run: install
 	$(BIN)/flask db upgrade

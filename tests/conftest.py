@@ -87,7 +87,9 @@ def _migrate(app: Flask) -> None:
 
 
 @pytest.fixture(scope="session", params=_database_kinds())
-def _session_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+def _session_app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Flask]:
     tmp = tmp_path_factory.mktemp("app")
     if request.param == "sqlite":
         url = f"sqlite:///{tmp / 'test.sqlite3'}"
@@ -95,7 +97,10 @@ def _session_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         url = request.getfixturevalue("postgres_url")
     app = create_app(make_test_config(url, tmp))
     _migrate(app)
-    return app
+    yield app
+    # Close pooled connections before postgres_url drops the database (else ResourceWarning).
+    with app.app_context():
+        db.engine.dispose()
 
 
 def empty_database() -> None:
@@ -122,9 +127,31 @@ def app(_session_app: Flask) -> Iterator[Flask]:
             db.session.remove()
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in an app context of its own.
+
+    The ``app`` fixture keeps an app context open so tests can use the
+    database directly; without this, requests would share its ``g`` (the
+    logged-in user, the request's clock, the locale) as no real requests do.
+    After each request the test's own session forgets what it had loaded, so
+    it reads what the request wrote.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        db.session.expire_all()
+        return response
+
+
+def new_client(app: Flask) -> FlaskClient:
+    """Another browser: a client with cookies of its own (for a second customer)."""
+    return IsolatedClient(app, app.response_class, use_cookies=True)
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    return new_client(app)
 
 
 @pytest.fixture

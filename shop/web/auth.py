@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import Flask, abort
+from flask_babel import lazy_gettext
 from flask_login import current_user
 
 from shop.extensions import db, login_manager
@@ -19,7 +20,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "account.login"
-    login_manager.login_message = "Logga in för att se sidan."
+    login_manager.login_message = lazy_gettext("Logga in för att se sidan.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 

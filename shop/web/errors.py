@@ -6,6 +6,8 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from shop.extensions import db
+
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
@@ -21,4 +23,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(error: Exception) -> tuple[str, int]:
+        # A failed statement leaves the session unusable (PostgreSQL aborts the
+        # transaction); the page must not depend on it.
+        db.session.rollback()
         return render_template("errors/500.html"), 500

@@ -1,7 +1,66 @@
-"""Information pages: terms of purchase, privacy, language switch."""
+"""Information pages: terms of purchase, privacy, language switch.
+
+The terms and the privacy policy are written around the shop's
+:class:`~shop.domain.policy.Policy`: every number on the pages (days, fees,
+retention periods, the delivery price list) is read from it, so the text and
+the rules the shop enforces can never disagree.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from shop.domain.policy import DEFAULT_POLICY, Policy
+from shop.domain.vat import VatRate
 
 bp = Blueprint("pages", __name__)
+
+
+def current_policy() -> Policy:
+    """The terms in force. Today the defaults; a later issue may make them configurable."""
+    return DEFAULT_POLICY
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a path on this site, else the home page (no open redirects)."""
+    fallback = url_for("storefront.home")
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    if "\\" in target or any(ord(ch) < 32 for ch in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return fallback
+    return target
+
+
+@bp.get("/kopvillkor")
+def terms() -> str:
+    return render_template(
+        "pages/terms.html",
+        policy=current_policy(),
+        seller=current_app.config["SELLER"],
+        vat_standard_bp=int(VatRate.STANDARD),
+        vat_reduced_bp=int(VatRate.REDUCED),
+    )
+
+
+@bp.get("/integritet")
+def privacy() -> str:
+    return render_template(
+        "pages/privacy.html",
+        policy=current_policy(),
+        seller=current_app.config["SELLER"],
+    )
+
+
+@bp.post("/sprak")
+def set_language() -> Response:
+    """Keep the chosen language in the session and go back to the page it was chosen on."""
+    lang = request.form.get("lang", "")
+    if lang in current_app.config["LANGUAGES"]:
+        session["lang"] = lang
+    return redirect(safe_next(request.form.get("next")), code=303)
