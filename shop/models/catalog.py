@@ -83,7 +83,11 @@ class Product(db.Model):  # type: ignore[name-defined,misc]
 
     category: Mapped[Category] = relationship(lazy="joined")
     stock: Mapped[StockLevel | None] = relationship(
-        back_populates="product", uselist=False, lazy="joined"
+        back_populates="product",
+        uselist=False,
+        lazy="joined",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
     )
 
     @property

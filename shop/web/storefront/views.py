@@ -1,17 +1,180 @@
-"""Storefront: home, catalogue, product pages, search."""
+"""Storefront: home, catalogue, product pages, placeholder pictures and search."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, abort, current_app, g, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from shop.extensions import limiter
+from shop.services import catalog, search
+from shop.services.catalog import ListingFilters, PageNotFound, SortOrder
+from shop.web.pages.views import current_policy
+from shop.web.storefront.images import product_svg
+
+if TYPE_CHECKING:
+    from shop.models import Category
 
 bp = Blueprint("storefront", __name__)
+
+#: Products shown under "Nyheter" on the home page.
+HOME_NEW_PRODUCTS = 8
+#: Longest page number accepted in a query string.
+MAX_PAGE_DIGITS = 6
+IMAGE_MAX_AGE = 60 * 60 * 24
+
+
+def cached_nav_categories() -> list[Category]:
+    """Top-level categories, read once per request."""
+    if "_nav_categories" not in g:
+        g._nav_categories = catalog.top_level_categories()
+    categories: list[Category] = g._nav_categories
+    return categories
+
+
+@bp.app_context_processor
+def nav_categories_processor() -> dict[str, Any]:
+    return {"nav_categories": cached_nav_categories()}
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or len(raw) > MAX_PAGE_DIGITS or not raw.isascii():
+        abort(404)
+    return int(raw)
+
+
+def _page_size() -> int:
+    return max(1, int(current_app.config.get("CATALOGUE_PAGE_SIZE", 24)))
+
+
+def _listing_filters(category: Category | None) -> ListingFilters:
+    """Filters from the query string; values that make no sense are ignored."""
+    args = request.args
+    instrument = args.get("instrument", "").strip()[:100] or None
+    difficulty_raw = args.get("difficulty", "")
+    difficulty = int(difficulty_raw) if difficulty_raw in {"1", "2", "3", "4", "5"} else None
+    in_stock = args.get("in_stock", "") in {"1", "on", "true"}
+    try:
+        sort = SortOrder(args.get("sort", SortOrder.NAME.value))
+    except ValueError:
+        sort = SortOrder.NAME
+    return ListingFilters(
+        category=category,
+        instrument=instrument,
+        difficulty=difficulty,
+        in_stock=in_stock,
+        sort=sort,
+    )
+
+
+#: Query parameters a pagination link carries over.
+KEPT_PARAMETERS = ("q", "instrument", "difficulty", "in_stock", "sort")
+
+
+def page_url(page: int) -> str:
+    """This URL with another page number (the filters and the query kept)."""
+    values: dict[str, Any] = {
+        name: request.args[name] for name in KEPT_PARAMETERS if request.args.get(name)
+    }
+    values.update(request.view_args or {})
+    values["page"] = page
+    return url_for(request.endpoint or "storefront.home", **values)
+
+
+@bp.app_template_global()
+def stock_state(product: Any) -> str:
+    return catalog.stock_state(product).value
+
+
+@bp.app_template_global()
+def vat_label(rate_bp: int) -> str:
+    return catalog.vat_percent_label(rate_bp)
 
 
 @bp.get("/")
 def home() -> str:
-    return render_template("storefront/home.html")
+    return render_template(
+        "storefront/home.html",
+        categories=cached_nav_categories(),
+        new_products=catalog.new_products(HOME_NEW_PRODUCTS),
+    )
 
 
-@bp.get("/sok")
-def search() -> str:
-    return render_template("storefront/home.html")
+@bp.get("/katalog", defaults={"category_slug": None})
+@bp.get("/katalog/<category_slug>")
+def catalogue(category_slug: str | None) -> str:
+    category = None
+    if category_slug is not None:
+        category = next((c for c in cached_nav_categories() if c.slug == category_slug), None)
+        if category is None:
+            category = catalog.category_by_slug(category_slug)
+        if category is None:
+            abort(404)
+    filters = _listing_filters(category)
+    try:
+        page = catalog.list_products(filters, _page_number(), _page_size())
+    except PageNotFound:
+        abort(404)
+    return render_template(
+        "storefront/catalogue.html",
+        category=category,
+        filters=filters,
+        page=page,
+        page_url=page_url,
+        instruments=catalog.instrument_choices(category),
+        sort_orders=list(SortOrder),
+    )
+
+
+@bp.get("/produkt/<slug>")
+def product(slug: str) -> str:
+    item = catalog.product_by_slug(slug)
+    if item is None:
+        abort(404)
+    return render_template(
+        "storefront/product.html",
+        product=item,
+        state=catalog.stock_state(item).value,
+        delivery=catalog.delivery_note(item, current_policy()),
+        max_quantity=catalog.max_orderable(item),
+    )
+
+
+@bp.get("/produkt/<slug>/bild.svg")
+def product_image(slug: str) -> Response:
+    item = catalog.product_by_slug(slug)
+    if item is None:
+        abort(404)
+    body = product_svg(item)
+    response = Response(body, mimetype="image/svg+xml")
+    response.set_etag(hashlib.sha256(body.encode()).hexdigest()[:32])
+    response.cache_control.public = True
+    response.cache_control.max_age = IMAGE_MAX_AGE
+    # The picture holds no script; forbid everything should it be opened on its own.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
+    response.make_conditional(request)
+    return response
+
+
+def _search_limit() -> str:
+    return str(current_app.config.get("RATELIMIT_SEARCH", "120 per minute"))
+
+
+@bp.get("/sok", endpoint="search")
+@limiter.limit(_search_limit)
+def search_page() -> str:
+    raw_query = request.args.get("q", "")
+    try:
+        result = search.search_products(raw_query, _page_number(), _page_size())
+    except PageNotFound:
+        abort(404)
+    return render_template(
+        "storefront/search.html",
+        query=raw_query[: search.MAX_QUERY_LENGTH],
+        result=result,
+        page=result.page,
+        page_url=page_url,
+    )
