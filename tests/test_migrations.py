@@ -10,7 +10,6 @@ PostgreSQL, and ``upgrade`` → ``downgrade base`` → ``upgrade`` must work on 
 from __future__ import annotations
 
 import ast
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,8 @@ from flask_migrate import downgrade, upgrade
 from shop import create_app
 from shop.config import PROJECT_ROOT
 from shop.extensions import db
-from tests.conftest import TEST_DATABASE_URL, _psycopg_url, _with_database, make_test_config
+from shop.testing import scratch_postgres_database
+from tests.conftest import TEST_DATABASE_URL, make_test_config
 
 ENV_PY = PROJECT_ROOT / "migrations" / "env.py"
 
@@ -118,27 +118,13 @@ def scratch_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flas
         return
     if not TEST_DATABASE_URL:
         pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests are off")
-    admin_url = _psycopg_url(TEST_DATABASE_URL)
-    name = f"shop_migr_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    app = create_app(make_test_config(_with_database(admin_url, name), tmp_path))
-    try:
-        yield app
-    finally:
-        with app.app_context():
-            db.engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with scratch_postgres_database(TEST_DATABASE_URL, prefix="shop_migr") as url:
+        app = create_app(make_test_config(url, tmp_path))
+        try:
+            yield app
+        finally:
+            with app.app_context():
+                db.engine.dispose()
 
 
 def test_upgrade_downgrade_upgrade(scratch_app: Flask) -> None:
