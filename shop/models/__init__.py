@@ -4,18 +4,42 @@ from shop.models.audit import AuditEntry
 from shop.models.cart import CartLine
 from shop.models.catalog import Category, Product, StockLevel
 from shop.models.customer import Address, Consent, Customer, PasswordResetToken, RoleGrant
+from shop.models.digital import DownloadFile, DownloadGrant, SoftwareCode
+from shop.models.invoice import (
+    BookkeepingRecord,
+    CreditCheck,
+    IncomingPayment,
+    Invoice,
+    NumberSeries,
+)
+from shop.models.order import Order, OrderFee, OrderLine, StockMovement
 from shop.models.outbox import OutboxMessage
+from shop.models.payment import Payment, ProviderEvent
 
 __all__ = [
     "Address",
     "AuditEntry",
+    "BookkeepingRecord",
     "CartLine",
     "Category",
     "Consent",
+    "CreditCheck",
     "Customer",
+    "DownloadFile",
+    "DownloadGrant",
+    "IncomingPayment",
+    "Invoice",
+    "NumberSeries",
+    "Order",
+    "OrderFee",
+    "OrderLine",
     "OutboxMessage",
     "PasswordResetToken",
+    "Payment",
     "Product",
+    "ProviderEvent",
     "RoleGrant",
+    "SoftwareCode",
     "StockLevel",
+    "StockMovement",
 ]
