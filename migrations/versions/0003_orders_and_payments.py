@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-24 04:32:27.839034
+Create Date: 2026-11-24 04:33:07.320121
 
 """
 
@@ -37,6 +37,26 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_provider_event")),
         sa.UniqueConstraint("provider", "event_id", name="provider_event_id"),
     )
+    op.create_table(
+        "outbox_attachment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("message_id", sa.Integer(), nullable=False),
+        sa.Column("filename", sa.String(length=200), nullable=False),
+        sa.Column("content_type", sa.String(length=100), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["outbox_message.id"],
+            name=op.f("fk_outbox_attachment_message_id_outbox_message"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_attachment")),
+    )
+    with op.batch_alter_table("outbox_attachment", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_outbox_attachment_message_id"), ["message_id"], unique=False
+        )
+
     op.create_table(
         "shop_order",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -494,6 +514,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_shop_order_customer_id"))
 
     op.drop_table("shop_order")
+    with op.batch_alter_table("outbox_attachment", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbox_attachment_message_id"))
+
+    op.drop_table("outbox_attachment")
     op.drop_table("provider_event")
     op.drop_table("number_series")
     # ### end Alembic commands ###

@@ -13,7 +13,7 @@ from shop.models.invoice import (
     NumberSeries,
 )
 from shop.models.order import Order, OrderFee, OrderLine, StockMovement
-from shop.models.outbox import OutboxMessage
+from shop.models.outbox import OutboxAttachment, OutboxMessage
 from shop.models.payment import Payment, ProviderEvent
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "Order",
     "OrderFee",
     "OrderLine",
+    "OutboxAttachment",
     "OutboxMessage",
     "PasswordResetToken",
     "Payment",
