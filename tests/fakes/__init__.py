@@ -1,0 +1,1 @@
+"""Local fake HTTP servers that speak providers' documented APIs (no internet in tests)."""
