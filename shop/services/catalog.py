@@ -5,6 +5,14 @@ product created or changed through this module is always findable by the
 search service. Prices include VAT (T2.1); how an item travels comes from the
 domain's delivery rules (T2.2, T2.3) and the dispatch window from the policy
 (T4.1).
+
+Facets (the top-level categories, the instruments offered in a filter, how
+many products a listing has) may come from a per-process
+:class:`~shop.services.cache.TTLCache` the caller passes in: they are the
+same for every visitor and may lag other processes' changes by the cache's
+time to live; every create and update here invalidates them in this process
+at once. Product rows themselves (price, stock, active) are always read
+fresh.
 """
 
 from __future__ import annotations
@@ -12,20 +20,22 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, lazyload
 
 from shop.domain.catalog import DeliveryMode, ProductKind, SizeClass
 from shop.domain.delivery import delivery_mode_for
 from shop.domain.policy import DEFAULT_POLICY, Policy
 from shop.extensions import db
 from shop.models import Category, Product, StockLevel
+from shop.services import cache as facet_cache
+from shop.services.cache import TTLCache
 
 T = TypeVar("T")
 
@@ -144,7 +154,48 @@ def ensure_standard_categories() -> dict[str, Category]:
             db.session.add(category)
             existing[slug] = category
     db.session.commit()
+    facet_cache.invalidate(facet_cache.CATALOGUE)
     return existing
+
+
+@dataclass(frozen=True)
+class CategoryInfo:
+    """A category as listings and menus need it: plain values, safe to keep between requests."""
+
+    id: int
+    slug: str
+    name_sv: str
+    name_en: str
+    parent_id: int | None = None
+    position: int = 0
+
+    @classmethod
+    def of(cls, category: Category) -> CategoryInfo:
+        return cls(
+            id=category.id,
+            slug=category.slug,
+            name_sv=category.name_sv,
+            name_en=category.name_en,
+            parent_id=category.parent_id,
+            position=category.position,
+        )
+
+    def name(self, locale: str) -> str:
+        return self.name_en if locale == "en" else self.name_sv
+
+
+def _cached(cache: TTLCache | None, key: tuple[Any, ...], compute: Any) -> Any:
+    return compute() if cache is None else cache.get_or_compute(key, compute)
+
+
+def nav_categories(cache: TTLCache | None = None) -> list[CategoryInfo]:
+    """The top-level categories in menu order, as :class:`CategoryInfo` (one query or none)."""
+    result: list[CategoryInfo] = _cached(
+        cache,
+        ("nav_categories",),
+        lambda: [CategoryInfo.of(c) for c in top_level_categories()],
+    )
+    return result
 
 
 def top_level_categories() -> list[Category]:
@@ -212,6 +263,7 @@ def create_product(
     _refresh_derived(product)
     db.session.add(product)
     db.session.commit()
+    facet_cache.invalidate(facet_cache.CATALOGUE)
     return product
 
 
@@ -223,6 +275,7 @@ def update_product(product: Product, **changes: Any) -> Product:
         setattr(product, name, value)
     _refresh_derived(product)
     db.session.commit()
+    facet_cache.invalidate(facet_cache.CATALOGUE)
     return product
 
 
@@ -266,7 +319,7 @@ _ORDER_BY = {
 class ListingFilters:
     """What a customer narrowed the listing to. ``None`` means "any"."""
 
-    category: Category | None = None
+    category: CategoryInfo | None = None
     instrument: str | None = None
     difficulty: int | None = None
     in_stock: bool = False
@@ -306,13 +359,21 @@ def _available_expr() -> Any:
     return StockLevel.on_hand - StockLevel.reserved
 
 
-def _filtered(query: Select[Any], filters: ListingFilters) -> Select[Any]:
-    query = query.outerjoin(Product.stock).where(Product.active)
+def _in_category(category: CategoryInfo) -> Any:
+    """The category itself or one of its sub-categories."""
+    category_ids = select(Category.id).where(
+        or_(Category.id == category.id, Category.parent_id == category.id)
+    )
+    return Product.category_id.in_(category_ids)
+
+
+def _filtered(query: Select[Any], filters: ListingFilters, *, join_stock: bool) -> Select[Any]:
+    """Active products narrowed by ``filters``; stock is joined when asked or when filtered on."""
+    if join_stock or filters.in_stock:
+        query = query.outerjoin(Product.stock)
+    query = query.where(Product.active)
     if filters.category is not None:
-        category_ids = select(Category.id).where(
-            or_(Category.id == filters.category.id, Category.parent_id == filters.category.id)
-        )
-        query = query.where(Product.category_id.in_(category_ids))
+        query = query.where(_in_category(filters.category))
     if filters.instrument:
         query = query.where(Product.instrumentation == filters.instrument)
     if filters.difficulty is not None:
@@ -322,38 +383,80 @@ def _filtered(query: Select[Any], filters: ListingFilters) -> Select[Any]:
     return query
 
 
-def list_products(filters: ListingFilters, page: int, per_page: int) -> Page[Product]:
-    """One page of active products (two queries: count, rows with category and stock).
+def listing_count(filters: ListingFilters, cache: TTLCache | None = None) -> int:
+    """How many active products match ``filters`` (one query, none when cached)."""
+    key = (
+        "listing_count",
+        filters.category.id if filters.category else None,
+        filters.instrument,
+        filters.difficulty,
+        filters.in_stock,
+    )
 
+    def count() -> int:
+        query = _filtered(select(func.count()).select_from(Product), filters, join_stock=False)
+        return db.session.scalar(query) or 0
+
+    total: int = _cached(cache, key, count)
+    return total
+
+
+def page_total(page: int, per_page: int, shown: int, count: Callable[[], int]) -> int:
+    """The size of a listing, asking ``count()`` only when the page alone cannot tell.
+
+    A page that is not full is the last one, so its rows give the total
+    exactly; a full page needs ``count()`` (which may come from a cache and
+    lag: it is never taken below what the page itself proves). An empty page
+    after the first is beyond the last: :class:`PageNotFound`.
+    """
+    offset = (page - 1) * per_page
+    if shown == 0 and page > 1:
+        raise PageNotFound(page)
+    if shown < per_page:
+        return offset + shown
+    total: int = count()
+    return max(total, offset + shown)
+
+
+def list_products(
+    filters: ListingFilters, page: int, per_page: int, cache: TTLCache | None = None
+) -> Page[Product]:
+    """One page of active products with their stock: one query, two when the page is full.
+
+    The total comes from the rows when the page is not full, else from
+    :func:`listing_count` (a facet: cached in ``cache`` when one is given).
     Raises :class:`PageNotFound` for a page beyond the last (page 1 always exists).
     """
-    total = db.session.scalar(_filtered(select(func.count(Product.id)), filters)) or 0
-    check_page_number(page, total, per_page)
+    if page < 1:
+        raise PageNotFound(page)
     query = (
-        _filtered(select(Product), filters)
-        .options(contains_eager(Product.stock))
+        _filtered(select(Product), filters, join_stock=True)
+        .options(contains_eager(Product.stock), lazyload(Product.category))
         .order_by(*_ORDER_BY[filters.sort])
         .limit(per_page)
         .offset((page - 1) * per_page)
     )
     items = list(db.session.scalars(query).unique())
+    total = page_total(page, per_page, len(items), lambda: listing_count(filters, cache))
     return Page(items=items, page=page, per_page=per_page, total=total)
 
 
-def instrument_choices(category: Category | None) -> list[str]:
-    """The instruments/ensembles present among active products (one query), sorted."""
-    query = (
-        select(Product.instrumentation)
-        .where(Product.active, Product.instrumentation.is_not(None))
-        .distinct()
-    )
-    if category is not None:
-        category_ids = select(Category.id).where(
-            or_(Category.id == category.id, Category.parent_id == category.id)
+def instrument_choices(category: CategoryInfo | None, cache: TTLCache | None = None) -> list[str]:
+    """The instruments/ensembles present among active products, sorted (a facet, see above)."""
+
+    def compute() -> list[str]:
+        query = (
+            select(Product.instrumentation)
+            .where(Product.active, Product.instrumentation.is_not(None))
+            .distinct()
         )
-        query = query.where(Product.category_id.in_(category_ids))
-    names = [name for name in db.session.scalars(query) if name]
-    return sorted(names, key=fold)
+        if category is not None:
+            query = query.where(_in_category(category))
+        names = [name for name in db.session.scalars(query) if name]
+        return sorted(names, key=fold)
+
+    names: list[str] = _cached(cache, ("instruments", category.id if category else None), compute)
+    return list(names)
 
 
 # --------------------------------------------------------------------------- product page

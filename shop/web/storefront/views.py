@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Blueprint, abort, current_app, g, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
+from flask_babel import gettext as _
+from werkzeug.routing import UnicodeConverter
 from werkzeug.wrappers import Response
 
 from shop.extensions import limiter
 from shop.services import catalog, search
-from shop.services.catalog import ListingFilters, PageNotFound, SortOrder
+from shop.services.cache import TTLCache
+from shop.services.catalog import CategoryInfo, ListingFilters, PageNotFound, SortOrder
 from shop.web.pages.views import current_policy
 from shop.web.storefront.images import product_svg
-
-if TYPE_CHECKING:
-    from shop.models import Category
 
 bp = Blueprint("storefront", __name__)
 
@@ -24,13 +25,32 @@ HOME_NEW_PRODUCTS = 8
 #: Longest page number accepted in a query string.
 MAX_PAGE_DIGITS = 6
 IMAGE_MAX_AGE = 60 * 60 * 24
+#: Seconds facets (menu categories, filter instruments, result counts) are kept per
+#: process, unless ``CATALOGUE_CACHE_SECONDS`` says otherwise (tests: off by default,
+#: since their fixtures empty the database behind the catalogue service's back).
+DEFAULT_FACET_CACHE_SECONDS = 30
+FACET_CACHE_EXTENSION = "shop.facet_cache"
 
 
-def cached_nav_categories() -> list[Category]:
-    """Top-level categories, read once per request."""
+@bp.record_once
+def _set_up_facet_cache(state: BlueprintSetupState) -> None:
+    app = state.app
+    default = 0 if app.testing else DEFAULT_FACET_CACHE_SECONDS
+    ttl = float(app.config.get("CATALOGUE_CACHE_SECONDS", default))
+    app.extensions[FACET_CACHE_EXTENSION] = TTLCache(ttl)
+
+
+def facet_cache() -> TTLCache:
+    """This application's per-process facet cache (see :mod:`shop.services.cache`)."""
+    cache: TTLCache = current_app.extensions[FACET_CACHE_EXTENSION]
+    return cache
+
+
+def cached_nav_categories() -> list[CategoryInfo]:
+    """Top-level categories, read once per request at most (from the facet cache)."""
     if "_nav_categories" not in g:
-        g._nav_categories = catalog.top_level_categories()
-    categories: list[Category] = g._nav_categories
+        g._nav_categories = catalog.nav_categories(facet_cache())
+    categories: list[CategoryInfo] = g._nav_categories
     return categories
 
 
@@ -50,7 +70,7 @@ def _page_size() -> int:
     return max(1, int(current_app.config.get("CATALOGUE_PAGE_SIZE", 24)))
 
 
-def _listing_filters(category: Category | None) -> ListingFilters:
+def _listing_filters(category: CategoryInfo | None) -> ListingFilters:
     """Filters from the query string; values that make no sense are ignored."""
     args = request.args
     instrument = args.get("instrument", "").strip()[:100] or None
@@ -84,6 +104,47 @@ def page_url(page: int) -> str:
     return url_for(request.endpoint or "storefront.home", **values)
 
 
+#: Stands in for the slug while the product URLs' fixed parts are worked out.
+_SLUG_MARKER = "slug-marker"
+
+
+class ProductCardKit:
+    """What every product card on a page shares, worked out once per request.
+
+    A grid of 24 cards would otherwise translate the same five labels and
+    build the same route 24 times over (``_()`` and ``url_for`` are the
+    dearest calls in the template). The product links are built by the URL
+    rule's own converter around fixed parts taken from ``url_for``, so they
+    equal ``url_for("storefront.product", slug=...)`` exactly.
+    """
+
+    def __init__(self) -> None:
+        self.add_url = url_for("cart.add")
+        self.always_available = _("Alltid tillgänglig")
+        self.out_of_stock = _("Slut i lager")
+        self.few_left = _("Få kvar")
+        self.in_stock = _("I lager")
+        self.add_to_cart = _("Lägg i varukorgen")
+        self._quote = UnicodeConverter(current_app.url_map).to_url
+        self._page = url_for("storefront.product", slug=_SLUG_MARKER).split(_SLUG_MARKER)
+        self._image = url_for("storefront.product_image", slug=_SLUG_MARKER).split(_SLUG_MARKER)
+
+    def product_url(self, slug: str) -> str:
+        return self._quote(slug).join(self._page)
+
+    def image_url(self, slug: str) -> str:
+        return self._quote(slug).join(self._image)
+
+
+@bp.app_template_global()
+def product_card_kit() -> ProductCardKit:
+    """The request's :class:`ProductCardKit` (made on first use)."""
+    if "_product_card_kit" not in g:
+        g._product_card_kit = ProductCardKit()
+    kit: ProductCardKit = g._product_card_kit
+    return kit
+
+
 @bp.app_template_global()
 def stock_state(product: Any) -> str:
     return catalog.stock_state(product).value
@@ -110,12 +171,14 @@ def catalogue(category_slug: str | None) -> str:
     if category_slug is not None:
         category = next((c for c in cached_nav_categories() if c.slug == category_slug), None)
         if category is None:
-            category = catalog.category_by_slug(category_slug)
-        if category is None:
-            abort(404)
+            found = catalog.category_by_slug(category_slug)
+            if found is None:
+                abort(404)
+            category = CategoryInfo.of(found)
     filters = _listing_filters(category)
+    cache = facet_cache()
     try:
-        page = catalog.list_products(filters, _page_number(), _page_size())
+        page = catalog.list_products(filters, _page_number(), _page_size(), cache)
     except PageNotFound:
         abort(404)
     return render_template(
@@ -124,7 +187,7 @@ def catalogue(category_slug: str | None) -> str:
         filters=filters,
         page=page,
         page_url=page_url,
-        instruments=catalog.instrument_choices(category),
+        instruments=catalog.instrument_choices(category, cache),
         sort_orders=list(SortOrder),
     )
 
@@ -168,7 +231,7 @@ def _search_limit() -> str:
 def search_page() -> str:
     raw_query = request.args.get("q", "")
     try:
-        result = search.search_products(raw_query, _page_number(), _page_size())
+        result = search.search_products(raw_query, _page_number(), _page_size(), facet_cache())
     except PageNotFound:
         abort(404)
     return render_template(
