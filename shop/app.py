@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from shop.config import PROJECT_ROOT, check_production, defaults
+from shop.config import PROJECT_ROOT, check_consistency, check_production, defaults
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -27,12 +27,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("SHOP")
     if test_config:
         app.config.from_mapping(test_config)
+    check_consistency(app.config)
     check_production(app.config)
     if app.config["ENV"] == "production":
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["REMEMBER_COOKIE_SECURE"] = True
 
     from shop import extensions
+    from shop.services import bookkeeping
 
     extensions.db.init_app(app)
     extensions.migrate.init_app(
@@ -40,11 +42,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     extensions.csrf.init_app(app)
     extensions.limiter.init_app(app)
+    bookkeeping.init_app(app)  # issued receipts/invoices are immutable (R2.3)
 
     from shop.web import auth, i18n
 
     auth.init_app(app)
     i18n.init_app(app)
+
+    from shop.services import payments
+
+    payments.build_registry(app)
 
     from shop.web import register_blueprints
 

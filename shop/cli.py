@@ -49,6 +49,8 @@ def init_app(app: Flask) -> None:
 
     from shop.demo import demo_cli
     from shop.services.mail import outbox_cli
+    from shop.services.orders import orders_cli
 
     app.cli.add_command(demo_cli)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(orders_cli)

@@ -71,6 +71,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "CATALOGUE_PAGE_SIZE": 24,
         "SHOP_NAME": "Notbutiken",
         "SHOP_BASE_URL": "http://127.0.0.1:5000",
+        # Digital delivery (T8.1): files outside the web root, personal links' life and limit.
+        "DOWNLOAD_DIR": str(Path(instance_path) / "downloads"),
+        "DOWNLOAD_LINK_DAYS": 7,
+        "DOWNLOAD_LIMIT": 5,
         "SELLER": {
             "name": "Notbutiken i Norden AB",
             "street": "Musikgatan 12",
@@ -82,7 +86,52 @@ def defaults(instance_path: str) -> dict[str, Any]:
             "phone": "031-12 34 56",
             "bankgiro": "123-4567",
         },
+        # Minutes an unpaid order keeps its stock before `flask orders expire`. At least
+        # STRIPE_CHECKOUT_TTL_MINUTES, so that no payment page outlives its order.
+        "ORDER_PAYMENT_TIMEOUT_MINUTES": 60,
+        # Payments (issue 4, B). A method whose keys are empty is simply not offered.
+        # PAYMENT_METHODS: the methods the shop may offer (when configured), in this order.
+        "PAYMENT_METHODS": ["card", "swish", "klarna", "invoice", "sandbox"],
+        "STRIPE_SECRET_KEY": "",
+        "STRIPE_WEBHOOK_SECRET": "",
+        "STRIPE_API_BASE": "",  # empty: https://api.stripe.com
+        "STRIPE_PAYMENT_METHOD_TYPES": ["card"],  # add "swish", "klarna" when enabled at Stripe
+        "STRIPE_CHECKOUT_TTL_MINUTES": 60,
+        "KLARNA_USERNAME": "",
+        "KLARNA_PASSWORD": "",
+        "KLARNA_API_BASE": "",  # empty: Klarna's playground
+        "KLARNA_NOTIFICATION_URL": "",
+        "INVOICE_ENABLED": True,
+        "INVOICE_CREDIT_CHECKER": "",  # "package.module:factory"; empty: the local rules
+        "INVOICE_CREDIT_LIMIT_ORE": 5_000_000,
+        "INVOICE_DENIED_ORG_NUMBERS": [],
+        "PAYMENT_SANDBOX": None,  # None: on outside production; refused in production
+        "PAYMENT_SANDBOX_URL": "/betalning/sandbox/{provider_reference}",
+        "PAYMENT_SANDBOX_STATE_FILE": "",  # empty: in memory (one process)
+        "PAYMENT_CONNECT_TIMEOUT": 3.0,
+        "PAYMENT_READ_TIMEOUT": 20.0,
+        "PAYMENT_MAX_RETRIES": 2,
+        "PAYMENT_RETRY_BACKOFF": 0.5,
     }
+
+
+def _flag(value: Any) -> bool:
+    """A setting that may come from the environment as text ("true", "1", "on")."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def check_consistency(config: dict[str, Any]) -> None:
+    """Refuse settings that contradict each other, in every environment."""
+    timeout = int(config["ORDER_PAYMENT_TIMEOUT_MINUTES"])
+    stripe_ttl = int(config["STRIPE_CHECKOUT_TTL_MINUTES"])
+    if config.get("STRIPE_SECRET_KEY") and timeout < stripe_ttl:
+        raise ConfigError(
+            f"SHOP_ORDER_PAYMENT_TIMEOUT_MINUTES ({timeout}) must be at least "
+            f"SHOP_STRIPE_CHECKOUT_TTL_MINUTES ({stripe_ttl}): otherwise a buyer could pay "
+            "on Stripe's page for an order whose stock was already released."
+        )
 
 
 def check_production(config: dict[str, Any]) -> None:
@@ -97,3 +146,15 @@ def check_production(config: dict[str, Any]) -> None:
         )
     if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
         raise ConfigError("Production needs DATABASE_URL pointing at PostgreSQL.")
+    # Payments (issue 4, B): no test payments, and no Stripe without verified webhooks.
+    if _flag(config.get("PAYMENT_SANDBOX")):
+        raise ConfigError(
+            "The sandbox payment provider (test payments) is refused in production: "
+            "unset SHOP_PAYMENT_SANDBOX and configure Stripe or Klarna."
+        )
+    if config.get("STRIPE_SECRET_KEY") and not config.get("STRIPE_WEBHOOK_SECRET"):
+        raise ConfigError(
+            "STRIPE_SECRET_KEY is set without STRIPE_WEBHOOK_SECRET: set "
+            "SHOP_STRIPE_WEBHOOK_SECRET to the endpoint's signing secret (whsec_…) "
+            "so that webhooks can be verified."
+        )

@@ -33,6 +33,7 @@ from shop.services.catalog import (
     slugify,
     sort_title_for,
 )
+from shop.services.downloads import seed_digital_goods
 
 demo_cli = AppGroup("demo", help="Demo data for trying the shop locally.")
 
@@ -803,6 +804,7 @@ def load_demo(now: datetime, count: int = DEMO_PRODUCT_COUNT, seed: int = DEMO_S
     """Fill the catalogue and create the demo logins; returns the number of products."""
     ensure_standard_categories()
     loaded = insert_products(generate_products(count, seed, now=now))
+    seed_digital_goods(now)
     _create_customers(now)
     return loaded
 

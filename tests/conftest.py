@@ -49,6 +49,7 @@ def make_test_config(database_url: str, tmp_path: Any) -> dict[str, Any]:
         "SERVER_NAME": None,
         "SHOP_BASE_URL": "http://localhost",
         "UPLOAD_DIR": str(tmp_path / "uploads"),
+        "DOWNLOAD_DIR": str(tmp_path / "downloads"),
     }
 
 
@@ -90,11 +91,18 @@ def empty_database() -> None:
 
 @pytest.fixture
 def app(_session_app: Flask) -> Iterator[Flask]:
-    """The app on a migrated, empty database; emptied again after the test."""
+    """The app on a migrated, empty database; emptied again after the test.
+
+    The app is shared by the session, so a test may change ``app.config``
+    freely: the configuration is restored afterwards.
+    """
+    saved_config = dict(_session_app.config)
     with _session_app.app_context():
         try:
             yield _session_app
         finally:
+            _session_app.config.clear()
+            _session_app.config.update(saved_config)
             db.session.rollback()
             empty_database()
             db.session.remove()

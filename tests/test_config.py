@@ -214,3 +214,60 @@ def test_gunicorn_serves_wsgi_app(migrated_postgres: str, tmp_path: Path) -> Non
     assert status == 200, log.read_text(errors="replace")
     assert "Notbutiken" in body
     assert headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+# --- Payments (issue 4, B) ------------------------------------------------------------------------
+
+
+def test_production_refuses_the_sandbox_payment_provider() -> None:
+    """Test payments never run in production."""
+    with pytest.raises(ConfigError, match="sandbox payment provider"):
+        create_app(_production(PAYMENT_SANDBOX=True))
+
+
+def test_production_refuses_the_sandbox_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SHOP_ENV", "production")
+    monkeypatch.setenv("SHOP_SECRET_KEY", GOOD_SECRET)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://shop@db.example/shop")
+    monkeypatch.setenv("SHOP_PAYMENT_SANDBOX", "true")
+    with pytest.raises(ConfigError, match="sandbox"):
+        create_app()
+
+
+def test_production_offers_no_sandbox_by_default() -> None:
+    app = create_app(_production())
+    assert "sandbox" not in app.extensions["payments"].provider_names
+
+
+def test_development_offers_the_sandbox_with_no_keys() -> None:
+    app = create_app()
+    assert "sandbox" in app.extensions["payments"].provider_names
+
+
+def test_production_refuses_a_stripe_key_without_webhook_secret() -> None:
+    with pytest.raises(ConfigError, match="STRIPE_WEBHOOK_SECRET"):
+        create_app(_production(STRIPE_SECRET_KEY="sk_live_0123456789"))
+
+
+def test_production_starts_with_stripe_key_and_webhook_secret() -> None:
+    app = create_app(
+        _production(STRIPE_SECRET_KEY="sk_live_0123456789", STRIPE_WEBHOOK_SECRET="whsec_0123")
+    )
+    assert "stripe" in app.extensions["payments"].provider_names
+
+
+def test_a_stripe_page_may_not_outlive_its_order(tmp_path: Path) -> None:
+    """The order's payment window covers Stripe's session, or stock could be sold twice."""
+    config = {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'c.sqlite3'}",
+        "STRIPE_SECRET_KEY": "sk_test_x",
+        "STRIPE_WEBHOOK_SECRET": "whsec_x",
+        "STRIPE_CHECKOUT_TTL_MINUTES": 60,
+        "ORDER_PAYMENT_TIMEOUT_MINUTES": 59,
+    }
+    with pytest.raises(ConfigError, match="ORDER_PAYMENT_TIMEOUT_MINUTES"):
+        create_app(config)
+    config["ORDER_PAYMENT_TIMEOUT_MINUTES"] = 60
+    assert create_app(config).config["ORDER_PAYMENT_TIMEOUT_MINUTES"] == 60

@@ -24,7 +24,7 @@ import logging
 import smtplib
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -40,7 +40,7 @@ from sqlalchemy import select, update
 
 from shop import clock
 from shop.extensions import db
-from shop.models import OutboxMessage
+from shop.models import OutboxAttachment, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,15 @@ sent_messages: list[EmailMessage] = []
 
 
 # --- Queueing -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file to send with a mail (a PDF invoice, the withdrawal form)."""
+
+    filename: str
+    content_type: str
+    data: bytes
 
 
 def render_mail(template: str, **context: Any) -> tuple[str, str | None]:
@@ -77,12 +86,15 @@ def queue_mail(
     text: str,
     html: str | None = None,
     headers: Mapping[str, str] | None = None,
+    attachments: Sequence[Attachment] = (),
     now: datetime,
 ) -> OutboxMessage:
     """Add a mail to the outbox in the current transaction (the caller commits).
 
     ``template`` names the kind of mail (``password_reset`` …) for staff and
     tests; ``text`` and ``html`` are the rendered bodies (see :func:`render_mail`).
+    ``attachments`` are stored as :class:`~shop.models.OutboxAttachment` rows
+    with the message and sent by every backend.
     """
     message = OutboxMessage(
         to_address=to,
@@ -96,6 +108,14 @@ def queue_mail(
         created_at=now,
         next_attempt_at=now,
     )
+    for attachment in attachments:
+        message.attachments.append(
+            OutboxAttachment(
+                filename=attachment.filename,
+                content_type=attachment.content_type,
+                data=attachment.data,
+            )
+        )
     db.session.add(message)
     return message
 
@@ -107,12 +127,20 @@ def queue_templated_mail(
     template: str,
     context: Mapping[str, Any],
     headers: Mapping[str, str] | None = None,
+    attachments: Sequence[Attachment] = (),
     now: datetime,
 ) -> OutboxMessage:
     """Render ``emails/<template>`` with ``context`` and queue it (the caller commits)."""
     text, html = render_mail(template, **context)
     return queue_mail(
-        to=to, subject=subject, template=template, text=text, html=html, headers=headers, now=now
+        to=to,
+        subject=subject,
+        template=template,
+        text=text,
+        html=html,
+        headers=headers,
+        attachments=attachments,
+        now=now,
     )
 
 
@@ -135,7 +163,11 @@ class ConsoleBackend:
 
     def send(self, email: EmailMessage, outbox: OutboxMessage) -> None:
         lines = [f"{name}: {value}" for name, value in email.items()]
-        click.echo("\n".join(["-" * 72, *lines, "", outbox.body_text, "-" * 72]))
+        files = [
+            f"[Bilaga: {a.filename} ({a.content_type}, {len(a.data)} byte)]"
+            for a in outbox.attachments
+        ]
+        click.echo("\n".join(["-" * 72, *lines, "", outbox.body_text, *files, "-" * 72]))
 
 
 class FileBackend:
@@ -186,7 +218,7 @@ def backend_from_config(config: Mapping[str, Any]) -> MailBackend:
 
 
 def build_email(outbox: OutboxMessage, *, sender: str, sent_at: datetime) -> EmailMessage:
-    """The RFC 5322 message for an outbox row: text, with an HTML alternative if any."""
+    """The RFC 5322 message for an outbox row: text, an HTML alternative if any, attachments."""
     email = EmailMessage()
     email["From"] = sender
     email["To"] = outbox.to_address
@@ -199,6 +231,14 @@ def build_email(outbox: OutboxMessage, *, sender: str, sent_at: datetime) -> Ema
     email.set_content(outbox.body_text)
     if outbox.body_html:
         email.add_alternative(outbox.body_html, subtype="html")
+    for attachment in outbox.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        email.add_attachment(
+            attachment.data,
+            maintype=maintype,
+            subtype=subtype or "octet-stream",
+            filename=attachment.filename,
+        )
     return email
 
 

@@ -18,6 +18,24 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(pages_bp)
     app.register_blueprint(staff_bp)
 
+    from shop.web.checkout.views import bp as checkout_bp
+    from shop.web.orders.views import bp as orders_bp
+
+    app.register_blueprint(checkout_bp)
+    app.register_blueprint(orders_bp)
+
+    from shop.web.payments.views import bp as payments_bp  # issue 4, B
+    from shop.web.webhooks.views import bp as webhooks_bp  # issue 4, B
+
+    app.register_blueprint(payments_bp)
+    app.register_blueprint(webhooks_bp)
+
+    from shop.web.documents.views import bp as documents_bp  # issue 4, C
+    from shop.web.documents.views import downloads_bp  # issue 4, C
+
+    app.register_blueprint(documents_bp)
+    app.register_blueprint(downloads_bp)
+
     from shop.web import filters
 
     filters.init_app(app)

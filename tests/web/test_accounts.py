@@ -352,9 +352,13 @@ def test_forgot_password_answers_the_same_for_known_and_unknown_emails(
     known = text(post_form(client, FORGOT, {"email": "kund@example.se"}))
     unknown = text(post_form(client, FORGOT, {"email": "okand@example.se"}))
     assert "Om det finns ett konto med e-postadressen" in known
-    assert known.replace("kund@example.se", "X").replace(
-        "okand@example.se", "X"
-    ) == unknown.replace("kund@example.se", "X").replace("okand@example.se", "X")
+
+    def neutral(page: str) -> str:
+        """The page with the address typed and the (time-stamped) CSRF token taken out."""
+        page = re.sub(r'name="csrf_token"[^>]*value="[^"]*"', 'name="csrf_token"', page)
+        return page.replace("kund@example.se", "X").replace("okand@example.se", "X")
+
+    assert neutral(known) == neutral(unknown)
     assert db.session.query(OutboxMessage).count() == 1
     assert db.session.query(PasswordResetToken).count() == 1
 

@@ -68,6 +68,8 @@ def test_guest_adds_and_sees_the_line_with_totals_T2_1(app: Flask, client: Flask
     assert "varav moms 6 %" in html
     assert "varav moms 25 %" in html  # the delivery fee carries 25 % VAT
     assert "Till kassan" in html
+    assert 'href="/kassa/"' in html  # a real link to checkout.start
+    assert "Kassan öppnar snart" not in html
     assert header_count(html) == 2  # cart_count in the header
 
 

@@ -23,6 +23,7 @@ from shop.domain.buyers import BuyerKind
 from shop.extensions import limiter
 from shop.models import Customer
 from shop.services import accounts, mail
+from shop.services import orders as order_service
 from shop.services.customers import EmailTaken
 from shop.web.account.forms import (
     ChangePasswordForm,
@@ -140,6 +141,16 @@ def overview() -> str:
         customer=customer,
         address=accounts.delivery_address(customer),
         newsletter=accounts.newsletter_subscribed(customer),
+        recent_orders=order_service.orders_for_customer(customer, limit=3),
+    )
+
+
+@bp.get("/ordrar")
+@login_required
+def orders() -> str:
+    """The customer's orders with status, newest first ("Mina ordrar")."""
+    return render_template(
+        "orders/list.html", orders=order_service.orders_for_customer(current_user)
     )
 
 

@@ -14,3 +14,6 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 @staff_required(Role.STAFF)
 def dashboard() -> str:
     return render_template("staff/dashboard.html")
+
+
+from shop.web.staff import invoices as _invoices  # noqa: E402, F401 - registers the invoice desk (issue 4, C)

@@ -1,0 +1,1 @@
+"""Checkout: buyer, addresses, delivery, payment, summary, place order, thanks."""

@@ -1,0 +1,1 @@
+"""Receipts, invoices and digital delivery: blueprints ``documents`` and ``downloads``."""

@@ -1,0 +1,1 @@
+"""Order pages: the customer's order page and the guest's signed-link page."""

@@ -1,0 +1,1 @@
+"""The webhooks blueprint: providers' notifications (CSRF-exempt, verified by the provider)."""
