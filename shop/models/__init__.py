@@ -1,5 +1,6 @@
 """The shop's tables. Import every model module here so Alembic sees them all."""
 
+from shop.models.aftersale import Shipment, ShipmentLine, Withdrawal, WithdrawalLine
 from shop.models.audit import AuditEntry
 from shop.models.cart import CartLine
 from shop.models.catalog import Category, Product, StockLevel
@@ -40,7 +41,11 @@ __all__ = [
     "Product",
     "ProviderEvent",
     "RoleGrant",
+    "Shipment",
+    "ShipmentLine",
     "SoftwareCode",
     "StockLevel",
     "StockMovement",
+    "Withdrawal",
+    "WithdrawalLine",
 ]
