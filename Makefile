@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := shop
 
-.PHONY: run test lint fmt install translations chromium bench clean
+.PHONY: run test lint fmt install translations chromium bench bench-orders clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shop
+	$(BIN)/python scripts/check-translations
 
 fmt: install
 	$(BIN)/ruff format .
@@ -46,6 +47,9 @@ fmt: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+bench-orders: install
+	$(BIN)/python bench/orders.py
 
 clean:
 	rm -rf $(VENV) instance/shop.sqlite3 .pytest_cache .mypy_cache .ruff_cache

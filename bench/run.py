@@ -39,7 +39,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,41 +72,31 @@ class Result:
 # --------------------------------------------------------------------------- database
 
 
-def _psycopg(url: str) -> str:
-    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    raise SystemExit(f"BENCH_DATABASE_URL must be a PostgreSQL URL, not {url!r}")
-
-
 @contextmanager
-def throwaway_database(admin_url: str) -> Iterator[str]:
-    """A new PostgreSQL database, dropped afterwards whatever happens."""
+def throwaway_database(admin_url: str, prefix: str = "shop_bench") -> Iterator[str]:
+    """A new PostgreSQL database ``<prefix>_<random>``, dropped afterwards whatever happens."""
     import sqlalchemy as sa
 
-    name = f"shop_bench_{secrets.token_hex(6)}"
-    admin = sa.create_engine(_psycopg(admin_url), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        raise SystemExit(f"PostgreSQL is not reachable at {admin_url}: {exc.orig}") from None
-    print(f"database: created {name}")
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-        print(f"database: dropped {name}")
+    from shop.testing import scratch_postgres_database
+
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_postgres_database(admin_url, prefix=prefix))
+        except ValueError as exc:
+            raise SystemExit(f"BENCH_DATABASE_URL must be a PostgreSQL URL: {exc}") from None
+        except sa.exc.OperationalError as exc:
+            raise SystemExit(f"PostgreSQL is not reachable at {admin_url}: {exc.orig}") from None
+        name = sa.make_url(url).database
+        print(f"database: created {name}")
+        try:
+            yield url
+        finally:
+            print(f"database: dropping {name}")
+
+
+def admin_database_url() -> str:
+    """``BENCH_DATABASE_URL``, or the local test server's."""
+    return os.environ.get("BENCH_DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
 
 
 def prepare_database(url: str, products: int, seed: int) -> dict[str, str]:
@@ -150,6 +140,29 @@ def _common_title_word(texts: Any) -> str:
 
 
 # --------------------------------------------------------------------------- servers
+
+
+def base_environment() -> dict[str, str]:
+    """This process's environment without the shop's settings (for the bare app)."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("SHOP_") and key != "DATABASE_URL"
+    }
+
+
+def shop_environment(database_url: str, instance: Path, **settings: str) -> dict[str, str]:
+    """The shop's environment: a generated secret, no rate limits, the database, ``settings``
+    (``SHOP_<KEY>=value``; the default ``SHOP_ENV`` is production)."""
+    env = base_environment() | {
+        "SHOP_ENV": "production",
+        "SHOP_SECRET_KEY": secrets.token_hex(32),
+        "SHOP_RATELIMIT_ENABLED": "false",
+        "SHOP_INSTANCE_PATH": str(instance),
+        "DATABASE_URL": database_url,
+    }
+    env.update({f"SHOP_{key}": value for key, value in settings.items()})
+    return env
 
 
 def _free_port() -> int:
@@ -240,7 +253,7 @@ def check_page(base: str, path: str, expect_products: int | None = None) -> None
 def measure(name: str, url: str, duration: float, connections: int) -> Result:
     if shutil.which("wrk"):
         return _wrk(name, url, duration, connections)
-    return _python_load(name, url, duration, connections)
+    return python_load(name, url, duration, connections)
 
 
 def _wrk(name: str, url: str, duration: float, connections: int) -> Result:
@@ -272,7 +285,14 @@ def _wrk(name: str, url: str, duration: float, connections: int) -> Result:
     )
 
 
-def _python_load(name: str, url: str, duration: float, connections: int) -> Result:
+def percentile(ordered: list[float], q: float) -> float:
+    """The ``q`` quantile (nearest rank) of an ascending list; 0 for an empty one."""
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def python_load(name: str, url: str, duration: float, connections: int) -> Result:
     """Fallback: ``connections`` threads, each one keep-alive connection, for ``duration``."""
     match = re.match(r"http://([^/:]+):(\d+)(/.*)$", url)
     assert match, url
@@ -319,16 +339,12 @@ def _python_load(name: str, url: str, duration: float, connections: int) -> Resu
         thread.join()
     elapsed = time.perf_counter() - started
     latencies.sort()
-
-    def percentile(q: float) -> float:
-        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
-
     return Result(
         name=name,
         url=url,
         requests_per_s=len(latencies) / elapsed,
-        p50_ms=percentile(0.50),
-        p99_ms=percentile(0.99),
+        p50_ms=percentile(latencies, 0.50) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
         requests=len(latencies),
         errors=errors[0],
         tool="python",
@@ -388,25 +404,15 @@ def main() -> int:
             "measuring with the slower Python load generator instead."
         )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    admin_url = os.environ.get("BENCH_DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+    admin_url = admin_database_url()
 
     with tempfile.TemporaryDirectory(prefix="shop-bench-") as tmp:
         tmp_path = Path(tmp)
         os.environ["SHOP_INSTANCE_PATH"] = str(tmp_path / "instance")
         with throwaway_database(admin_url) as database_url:
             paths = prepare_database(database_url, args.products, args.seed)
-            base_env = {
-                key: value
-                for key, value in os.environ.items()
-                if not key.startswith("SHOP_") and key != "DATABASE_URL"
-            }
-            shop_env = base_env | {
-                "SHOP_ENV": "production",
-                "SHOP_SECRET_KEY": secrets.token_hex(32),
-                "SHOP_RATELIMIT_ENABLED": "false",
-                "SHOP_INSTANCE_PATH": str(tmp_path / "instance"),
-                "DATABASE_URL": database_url,
-            }
+            base_env = base_environment()
+            shop_env = shop_environment(database_url, tmp_path / "instance")
             with (
                 gunicorn("bare", "bare_app:app", base_env, args.workers, tmp_path, BENCH) as bare,
                 gunicorn("shop", "wsgi:app", shop_env, args.workers, tmp_path, ROOT) as shop,

@@ -9,19 +9,23 @@ same event) and returns a webhook-like event signed with HMAC-SHA256 under a
 key derived from the app's ``SECRET_KEY``. The caller feeds it to the same
 webhook path as Stripe's (verify → unique event row → apply once).
 
-State lives in a :class:`SandboxStore`: in memory, or a JSON file in the
-instance folder so that several processes and restarts agree.
+State lives in a :class:`SandboxStore`: in memory (one process), or a JSON
+file (``PAYMENT_SANDBOX_STATE_FILE``) so that several processes (gunicorn
+workers) and restarts agree; the test payment page and its buttons may be
+served by any worker, so with more than one worker the file is required.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -165,10 +169,30 @@ class MemorySandboxStore:
 
 
 class JsonFileSandboxStore:
-    """Payments in one JSON file, replaced atomically (several processes, restarts)."""
+    """Payments in one JSON file, shared by several processes (gunicorn workers) and restarts.
+
+    POSIX only (``fcntl.flock``: Linux, macOS; a local file system, not NFS).
+    Every :meth:`put` is a read-modify-write of the whole file, so it holds an
+    exclusive ``flock`` on the lock file ``<file>.lock`` from the read to the
+    replace: two workers saving different payments at once both keep theirs
+    (without the lock the later write silently drops the other's payment). The
+    lock is on a file of its own because the JSON file is replaced on every
+    write (a new inode), and a lock on a replaced file protects nothing. Each
+    :meth:`put` opens the lock file itself, so threads of one process also
+    exclude each other (``flock`` locks belong to the open file, not the
+    process). The new content goes to a temporary file that replaces the old
+    one (``os.replace``), so :meth:`get` needs no lock: it reads the old file
+    or the new one, never half of one.
+
+    The lock makes each save safe, not a provider's get-check-put: two
+    processes changing the *same* payment at once may still both act on the
+    state they read (harmless for the sandbox: its events are deduplicated
+    downstream).
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
 
     def _load(self) -> dict[str, Any]:
         try:
@@ -177,18 +201,37 @@ class JsonFileSandboxStore:
             return {}
         return data if isinstance(data, dict) else {}
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the exclusive lock on ``<file>.lock`` (blocking until it is free)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
     def get(self, reference: str) -> SandboxPayment | None:
         raw = self._load().get(reference)
         return SandboxPayment.from_json(raw) if isinstance(raw, dict) else None
 
     def put(self, payment: SandboxPayment) -> None:
-        data = self._load()
-        data[payment.reference] = payment.to_json()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".sandbox-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False, indent=1)
-        os.replace(tmp, self.path)
+        with self._locked():
+            data = self._load()
+            data[payment.reference] = payment.to_json()
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".sandbox-", suffix=".json")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
+                os.replace(tmp, self.path)
+            except BaseException:
+                with suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
 
 
 def sign(payload: bytes, key: bytes, timestamp: int) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from shop.payments.sandbox import (
     SIGNATURE_HEADER,
     JsonFileSandboxStore,
     SandboxOutcome,
+    SandboxPayment,
     SandboxProvider,
     sign,
 )
@@ -187,3 +190,61 @@ def test_a_file_store_is_shared_between_processes(tmp_path: Path) -> None:
     assert one.parse_webhook(signed.payload, signed.headers, FIXED_NOW).state is PaymentState.PAID
     assert two.fetch_state(reference) is PaymentState.PAID
     assert two.refund(RefundRequest(reference, 100, "r-1")).amount_ore == 100
+
+
+def _save_many(path: str, prefix: str, count: int) -> None:
+    """Save ``count`` payments of one writer (a thread, or a process of its own)."""
+    store = JsonFileSandboxStore(path)
+    for number in range(count):
+        store.put(
+            SandboxPayment(
+                reference=f"sbx_{prefix}_{number}",
+                order_reference=f"{prefix}-{number}",
+                amount_ore=100 + number,
+                state=PaymentState.PENDING,
+                created_at=FIXED_NOW.isoformat(),
+            )
+        )
+
+
+def _references(path: Path) -> set[str]:
+    return set(json.loads(path.read_text(encoding="utf-8")))
+
+
+def test_a_file_store_loses_nothing_when_threads_save_at_once(tmp_path: Path) -> None:
+    """Each save is a read-modify-write of the whole file under an exclusive flock."""
+    path = tmp_path / "sandbox.json"
+    writers, each = 8, 25
+    threads = [
+        threading.Thread(target=_save_many, args=(str(path), f"t{n}", each)) for n in range(writers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+
+    expected = {f"sbx_t{n}_{i}" for n in range(writers) for i in range(each)}
+    assert _references(path) == expected
+    assert JsonFileSandboxStore(path).get("sbx_t3_7") == SandboxPayment(
+        "sbx_t3_7", "t3-7", 107, PaymentState.PENDING, FIXED_NOW.isoformat()
+    )
+    assert (tmp_path / "sandbox.json.lock").exists()
+    assert not list(tmp_path.glob(".sandbox-*")), "a temporary file was left behind"
+
+
+def test_a_file_store_loses_nothing_when_processes_save_at_once(tmp_path: Path) -> None:
+    """Like gunicorn's workers: separate processes, one file."""
+    path = tmp_path / "sandbox.json"
+    writers, each = 4, 30
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_save_many, args=(str(path), f"p{n}", each)) for n in range(writers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+    assert [process.exitcode for process in processes] == [0] * writers
+
+    assert _references(path) == {f"sbx_p{n}_{i}" for n in range(writers) for i in range(each)}
