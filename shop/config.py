@@ -59,6 +59,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "RATELIMIT_REGISTER": "10 per hour",
         "RATELIMIT_RESET": "5 per hour",
         "RATELIMIT_SEARCH": "120 per minute",
+        # The withdrawal function's guest step (/angra) mails a personal link: keep it scarce.
+        "RATELIMIT_WITHDRAWAL_GUEST": "5 per hour",
         "MAIL_BACKEND": "console",  # console | file | smtp
         "MAIL_FILE_DIR": str(Path(instance_path) / "mail"),
         "MAIL_FROM": "Notbutiken <order@notbutiken.example>",

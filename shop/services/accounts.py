@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash
@@ -273,7 +274,7 @@ def request_password_reset(
     )
     message = mail.queue_templated_mail(
         to=customer.email,
-        subject=_("Återställ ditt lösenord"),
+        subject=lazy_gettext("Återställ ditt lösenord"),
         template="password_reset",
         context={
             "name": customer.name,
@@ -281,6 +282,7 @@ def request_password_reset(
             "valid_minutes": max(max_age_seconds // 60, 1),
         },
         now=now,
+        language=customer.language,
     )
     db.session.commit()
     return message

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 
 from shop import clock
@@ -194,9 +194,10 @@ def queue_confirmation(
     }
     return mail.queue_templated_mail(
         to=order.email,
-        subject=_("Orderbekräftelse för order %(number)s", number=order.number),
+        subject=lazy_gettext("Orderbekräftelse för order %(number)s", number=order.number),
         template=CONFIRMATION_TEMPLATE,
         context=context,
         attachments=attachments,
         now=now,
+        language=order.language,
     )

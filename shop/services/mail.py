@@ -25,6 +25,7 @@ import smtplib
 import ssl
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -35,6 +36,8 @@ from typing import Any, Protocol
 import click
 from flask import Flask, current_app, render_template
 from flask.cli import AppGroup
+from flask_babel import force_locale
+from flask_babel.speaklater import LazyString
 from jinja2 import TemplateNotFound
 from sqlalchemy import select, update
 
@@ -68,13 +71,27 @@ class Attachment:
     data: bytes
 
 
-def render_mail(template: str, **context: Any) -> tuple[str, str | None]:
-    """Render ``templates/emails/<template>.txt`` and, if it exists, ``.html``."""
-    text = render_template(f"emails/{template}.txt", **context)
-    try:
-        html: str | None = render_template(f"emails/{template}.html", **context)
-    except TemplateNotFound:
-        html = None
+def _in_language(language: str | None) -> AbstractContextManager[None]:
+    """Translate in ``language`` (the recipient's), or in the current locale when None."""
+    if language and language in current_app.config.get("LANGUAGES", ()):
+        return force_locale(language)
+    return nullcontext()
+
+
+def render_mail(
+    template: str, *, language: str | None = None, **context: Any
+) -> tuple[str, str | None]:
+    """Render ``templates/emails/<template>.txt`` and, if it exists, ``.html``.
+
+    ``language`` (``sv``/``en``: the order's or the customer's) is the language
+    of the mail; without it the mail is in the current request's language.
+    """
+    with _in_language(language):
+        text = render_template(f"emails/{template}.txt", **context)
+        try:
+            html: str | None = render_template(f"emails/{template}.html", **context)
+        except TemplateNotFound:
+            html = None
     return text, html
 
 
@@ -123,15 +140,23 @@ def queue_mail(
 def queue_templated_mail(
     *,
     to: str,
-    subject: str,
+    subject: str | LazyString,
     template: str,
     context: Mapping[str, Any],
     headers: Mapping[str, str] | None = None,
     attachments: Sequence[Attachment] = (),
     now: datetime,
+    language: str | None = None,
 ) -> OutboxMessage:
-    """Render ``emails/<template>`` with ``context`` and queue it (the caller commits)."""
-    text, html = render_mail(template, **context)
+    """Render ``emails/<template>`` with ``context`` and queue it (the caller commits).
+
+    ``language`` is the recipient's (``order.language``, ``customer.language``):
+    the body and a lazy ``subject`` (``lazy_gettext(...)``) are translated into
+    it; without it the current request's language is used.
+    """
+    text, html = render_mail(template, language=language, **context)
+    with _in_language(language):
+        subject = str(subject)
     return queue_mail(
         to=to,
         subject=subject,

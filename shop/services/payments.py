@@ -31,6 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -105,12 +106,12 @@ CONFIRMING_STATUSES = (
     PaymentStatus.REFUNDED.value,
 )
 
-MSG_NOT_PENDING = "Ordern väntar inte på betalning."
-MSG_AMOUNT_MISMATCH = (
+MSG_NOT_PENDING = lazy_gettext("Ordern väntar inte på betalning.")
+MSG_AMOUNT_MISMATCH = lazy_gettext(
     "Betalningen kunde inte startas eftersom orderns belopp inte stämmer. Ingenting har dragits. "
     "Kontakta oss."
 )
-MSG_CANNOT_SWITCH = (
+MSG_CANNOT_SWITCH = lazy_gettext(
     "Betalsättet kan inte bytas eftersom en betalning redan pågår. "
     "Slutför den eller vänta tills den har avbrutits."
 )
@@ -265,7 +266,9 @@ def payment_lines(order: Order) -> tuple[PaymentLine, ...]:
 def _request(order: Order, payment: Payment, return_url: str, cancel_url: str) -> PaymentRequest:
     lines = payment_lines(order)
     if sum(line.total_ore for line in lines) != order.total_ore:
-        raise PaymentError(MSG_AMOUNT_MISMATCH, detail=f"order {order.number}: lines != total_ore")
+        raise PaymentError(
+            str(MSG_AMOUNT_MISMATCH), detail=f"order {order.number}: lines != total_ore"
+        )
     return PaymentRequest(
         order_reference=str(order.number),
         amount_ore=payment.amount_ore,
@@ -348,7 +351,7 @@ def _switch_method(order: Order, method: str, now: datetime) -> None:
     provider_for(method, buyer)
     for payment in _payments_of(order):
         if payment.status in CONFIRMING_STATUSES:
-            raise PaymentError(MSG_CANNOT_SWITCH, detail=f"payment {payment.id} settled")
+            raise PaymentError(str(MSG_CANNOT_SWITCH), detail=f"payment {payment.id} settled")
         if payment.status != PaymentStatus.PENDING.value:
             continue
         if payment.provider_reference:
@@ -359,9 +362,9 @@ def _switch_method(order: Order, method: str, now: datetime) -> None:
                     .cancel(payment.provider_reference, f"{payment.idempotency_key}:cancel")
                 )
             except PaymentError as error:
-                raise PaymentError(MSG_CANNOT_SWITCH, detail=error.detail) from error
+                raise PaymentError(str(MSG_CANNOT_SWITCH), detail=error.detail) from error
             if state not in (PaymentState.CANCELLED, PaymentState.EXPIRED):
-                raise PaymentError(MSG_CANNOT_SWITCH, detail=f"cancel gave {state}")
+                raise PaymentError(str(MSG_CANNOT_SWITCH), detail=f"cancel gave {state}")
         _set_status(payment, PaymentStatus.CANCELLED, now)
     for fee in list(order.fees):
         if fee.kind == "invoice":
@@ -402,7 +405,7 @@ def start_payment(
     order = _lock_order(order)
     if order.status != OrderStatus.PENDING_PAYMENT.value:
         db.session.rollback()
-        raise PaymentError(MSG_NOT_PENDING, detail=f"order {order.number} is {order.status}")
+        raise PaymentError(str(MSG_NOT_PENDING), detail=f"order {order.number} is {order.status}")
     try:
         if method and method != order.payment_method:
             _switch_method(order, method, now)
@@ -481,7 +484,7 @@ def place_widget_order(
         or payment.status != PaymentStatus.PENDING.value
     ):
         db.session.rollback()
-        raise PaymentError(MSG_NOT_PENDING, detail=f"order {order.number} is {order.status}")
+        raise PaymentError(str(MSG_NOT_PENDING), detail=f"order {order.number} is {order.status}")
     provider = registry().provider(payment.provider)
     if not isinstance(provider, WidgetPaymentProvider):
         db.session.rollback()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib.machinery import SourceFileLoader
@@ -16,9 +17,17 @@ from flask import Flask, session
 from flask.testing import FlaskClient
 from flask_babel import gettext, refresh
 
+from shop.domain.buyers import BuyerKind
+from shop.domain.delivery import unclaimed_parcel_charges, undeliverable_parcel_charge
+from shop.domain.invoices import invoice_fee_line
+from shop.domain.policy import DEFAULT_POLICY
 from shop.extensions import babel, db
-from shop.models import Customer
+from shop.models import Customer, OutboxMessage
+from shop.payments import errors
+from shop.payments.registry import build_registry
+from shop.services import accounts, fulfilment
 from tests.conftest import post_form
+from tests.factories import NOW, make_customer, make_order, make_product
 
 PO_FILE = Path(__file__).resolve().parents[2] / "shop/translations/en/LC_MESSAGES/messages.po"
 
@@ -251,9 +260,144 @@ def test_glossary_words_are_translated_exactly(english: None, app: Flask) -> Non
         "Skapa konto": "Create account",
         "Mitt konto": "My account",
         "Mina ordrar": "My orders",
+        "Kassa": "Checkout",
+        "Jag har läst och godkänner köpvillkoren": "I have read and accept the terms of purchase",
+        "Slutför köp": "Place order",
+        "Tack för din beställning": "Thank you for your order",
+        "Ångra köpet": "Withdraw from the purchase",
+        "Bekräfta ångrande": "Confirm withdrawal",
+        "Ordernummer": "Order number",
+        "Kvitto": "Receipt",
+        "Faktura": "Invoice",
+        "Fakturaavgift": "Invoice fee",
+        "Förfallodatum": "Due date",
+        "OCR-nummer": "OCR reference",
+        "Inkasso": "Debt collection",
+        "Nedladdning": "Download",
+        "Ångerrätt": "Right of withdrawal",
+        "Sista dag att ångra": "Last day to withdraw",
     }
     with app.test_request_context("/"):
         session["lang"] = "en"
         refresh()
         for swedish, english_word in glossary.items():
             assert gettext(swedish) == english_word
+
+
+# --- The new pages: cart, checkout, mail, run-time labels ----------------------------------
+
+
+def _cart_with_one_product(client: FlaskClient) -> None:
+    product = make_product()
+    refresh()
+    response = post_form(
+        client,
+        "/varukorg/lagg-till",
+        {"product_id": product.id, "quantity": 1},
+        form_url="/varukorg/",
+    )
+    assert response.status_code == 302
+
+
+def test_cart_and_checkout_speak_swedish_by_default(client: FlaskClient) -> None:
+    _cart_with_one_product(client)
+    cart = page(client, "/varukorg/")
+    assert "<h1>Varukorg</h1>" in cart
+    assert "Till kassan" in cart
+    checkout = page(client, "/kassa/kopare")
+    assert '<html lang="sv">' in checkout
+    assert "<h1>Kassa</h1>" in checkout
+    for text in ("Köpare", "Fortsätt", "Tillbaka till varukorgen"):
+        assert text in checkout
+
+
+def test_cart_and_checkout_speak_english_in_english(client: FlaskClient, english: None) -> None:
+    """The glossary's words: Cart, Go to checkout, Checkout."""
+    switch_language(client, "en", "/varukorg/")
+    _cart_with_one_product(client)
+    cart = page(client, "/varukorg/")
+    assert "<h1>Cart</h1>" in cart
+    assert "Go to checkout" in cart
+    assert "Till kassan" not in cart
+    checkout = page(client, "/kassa/kopare")
+    assert '<html lang="en">' in checkout
+    assert "<title>Checkout · " in checkout
+    assert "<h1>Checkout</h1>" in checkout
+    for text in ("Buyer", "Continue", "Back to the cart", "Checkout steps"):
+        assert text in checkout
+    for swedish in ("Kassa<", "Köpare", "Fortsätt", "Tillbaka till varukorgen"):
+        assert swedish not in checkout
+
+
+def test_the_order_confirmation_is_in_the_orders_language(app: Flask, english: None) -> None:
+    """Rendered with the order's language, whatever the current request speaks."""
+    english_order = make_order(email="en@example.se", language="en")
+    fulfilment.confirm_order(english_order, now=NOW)
+    swedish_order = make_order(email="sv@example.se")
+    fulfilment.confirm_order(swedish_order, now=NOW)
+    db.session.commit()
+    mails = {m.to_address: m for m in db.session.query(OutboxMessage)}
+    sent_en = mails["en@example.se"]
+    assert sent_en.subject == f"Order confirmation for order {english_order.number}"
+    for body in (sent_en.body_text, sent_en.body_html or ""):
+        assert "Thank you for your order at" in body
+        assert "Order number" in body
+        assert "right of withdrawal" in body.lower()
+        assert "Withdraw from the purchase" in body
+        assert "Tack för din beställning" not in body
+    assert '<html lang="en">' in (sent_en.body_html or "")
+    sent_sv = mails["sv@example.se"]
+    assert sent_sv.subject == f"Orderbekräftelse för order {swedish_order.number}"
+    assert "Tack för din beställning hos" in sent_sv.body_text
+    assert "ÅNGERRÄTT" in sent_sv.body_text
+
+
+def test_the_password_reset_mail_is_in_the_customers_language(app: Flask, english: None) -> None:
+    customer = make_customer(email="eng@example.se", language="en")
+    message = accounts.request_password_reset(
+        customer.email, now=NOW, max_age_seconds=3600, link_for=lambda t: f"https://x.example/{t}"
+    )
+    assert message is not None
+    stored = db.session.get(OutboxMessage, message.id)
+    assert stored is not None
+    assert stored.subject == "Reset your password"
+    assert "Choose a new password here" in stored.body_text
+    assert "The link works once and for 60 minutes." in stored.body_text
+    assert "Välj ett nytt lösenord" not in stored.body_text
+
+
+def _english_msgstr(msgid: str) -> str:
+    with PO_FILE.open("rb") as fh:
+        catalog = read_po(fh, locale="en")
+    message = catalog.get(msgid)
+    assert message is not None, f"{msgid!r} is not in the English catalog"
+    assert not message.fuzzy, msgid
+    return str(message.string)
+
+
+def test_labels_and_payment_errors_from_domain_and_payments_are_translated() -> None:
+    """shop/domain and shop/payments speak Swedish only; pages translate their words at
+    run time (``_(option.label_sv)``), so each must be a translated msgid
+    (listed in shop/translations/runtime_messages.py)."""
+    texts = [DEFAULT_POLICY.delivery.letter.label_sv]
+    texts += [parcel.label_sv for parcel in DEFAULT_POLICY.delivery.parcels]
+    texts += [fee.label_sv for fee in unclaimed_parcel_charges(100, 100, policy=DEFAULT_POLICY)]
+    texts += [undeliverable_parcel_charge(100, policy=DEFAULT_POLICY).label_sv]
+    texts += [invoice_fee_line().label_sv]
+    base = {"SECRET_KEY": "k", "PAYMENT_SANDBOX": True}
+    stripe = {"STRIPE_SECRET_KEY": "sk", "STRIPE_WEBHOOK_SECRET": "wh"}
+    configs = [
+        {**base, **stripe, "STRIPE_PAYMENT_METHOD_TYPES": ["card", "swish", "klarna"]},
+        {**base, "KLARNA_USERNAME": "u", "KLARNA_PASSWORD": "p"},
+    ]
+    for config in configs:
+        for method in build_registry(config).available_methods(BuyerKind.ORGANISATION):
+            texts += [method.label_sv, method.description_sv]
+    texts += [
+        cls.default_message
+        for cls in vars(errors).values()
+        if inspect.isclass(cls) and issubclass(cls, errors.PaymentError)
+    ]
+    assert len(texts) > 25
+    for text in texts:
+        assert _english_msgstr(text).strip(), text

@@ -565,7 +565,7 @@ def _start_payment(order: Order, *, now: Any) -> Response:
         )
     except PaymentError as error:
         # The order stays unpaid (its stock is released on expiry); the page says why.
-        flash(error.message, "error")
+        flash(_(error.message), "error")
         return redirect(thanks)
     if start.flow is PaymentFlow.WIDGET:
         return redirect(url_for("payments.klarna", number=order.number, **token))

@@ -143,7 +143,7 @@ def go(number: str) -> Response:
             method=form.method.data or None,
         )
     except PaymentError as error:
-        flash(error.message, "error")
+        flash(_(error.message), "error")
         return redirect(back)
     if start.flow is PaymentFlow.WIDGET:
         return redirect(url_for("payments.klarna", number=order.number, **_token_args(token)))
@@ -168,7 +168,7 @@ def sandbox(reference: str) -> Response | str:
         try:
             payments_service.complete_sandbox_payment(reference, outcome, now=clock.now())
         except PaymentError as error:
-            flash(error.message, "error")
+            flash(_(error.message), "error")
         return redirect(_return_url(page.order, _guest_token(page.order)))
     return render_template(
         "payments/sandbox.html",
@@ -190,7 +190,7 @@ def klarna(number: str) -> Response | tuple[str, int, dict[str, str]]:
             order, now=clock.now(), return_url=return_url, cancel_url=return_url
         )
     except PaymentError as error:
-        flash(error.message, "error")
+        flash(_(error.message), "error")
         return redirect(_return_url(order, token))
     if start.flow is not PaymentFlow.WIDGET or not start.client_token:
         return redirect(_return_url(order, token))
@@ -225,7 +225,7 @@ def klarna_authorised(number: str) -> Response:
             cancel_url=return_url,
         )
     except PaymentError as error:
-        flash(error.message, "error")
+        flash(_(error.message), "error")
     return redirect(back)
 
 
@@ -248,7 +248,7 @@ def return_page(number: str) -> tuple[str, int, dict[str, str]]:
         state=state,
         payment=payment,
         pending=pending,
-        method_label=payments_service.method_label(order.payment_method),
+        method_label=_(payments_service.method_label(order.payment_method)),
         others=others,
         form=StartPaymentForm(t=token or ""),
         token=token,
