@@ -36,6 +36,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(documents_bp)
     app.register_blueprint(downloads_bp)
 
+    from shop.web.withdrawal.views import bp as withdrawal_bp  # issue 5, withdrawal function
+
+    app.register_blueprint(withdrawal_bp)
+
     from shop.web import filters
 
     filters.init_app(app)

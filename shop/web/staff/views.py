@@ -1,10 +1,15 @@
-"""The back office under /staff (the start page; later issues add the desks)."""
+"""The back office under /staff: the start page with what needs doing today.
+
+The desks register their routes on this blueprint by being imported below.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from shop import clock
 from shop.models.customer import Role
+from shop.services import staff_admin
 from shop.web.auth import staff_required
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -13,7 +18,12 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 @bp.get("/")
 @staff_required(Role.STAFF)
 def dashboard() -> str:
-    return render_template("staff/dashboard.html")
+    today = clock.today()
+    return render_template("staff/dashboard.html", work=staff_admin.todays_work(today), today=today)
 
 
+from shop.web.staff import admin as _admin  # noqa: E402, F401 - staff accounts (issue 5)
 from shop.web.staff import invoices as _invoices  # noqa: E402, F401 - registers the invoice desk (issue 4, C)
+from shop.web.staff import orders as _orders  # noqa: E402, F401 - orders (issue 5)
+from shop.web.staff import shipping as _shipping  # noqa: E402, F401 - shipping (issue 5)
+from shop.web.staff import withdrawals as _withdrawals  # noqa: E402, F401 - withdrawal entry (issue 5)
