@@ -435,6 +435,9 @@ def main() -> int:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "products": f"{args.products:,}",
         "gunicorn": f"{args.workers} sync workers per app, production mode, PostgreSQL",
+        "page cache": "PAGE_CACHE_SECONDS="
+        + shop_env.get("SHOP_PAGE_CACHE_SECONDS", "default (10 s per worker)")
+        + "; wrk sends no cookies, so every request is a new anonymous visitor",
         "load": f"{results['bare'].tool}, {args.connections} connections, "
         f"{args.duration:g} s per page after {args.warmup:g} s warm-up, loopback",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "

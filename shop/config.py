@@ -71,6 +71,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SMTP_STARTTLS": False,
         "PASSWORD_RESET_MAX_AGE": 60 * 60,
         "CATALOGUE_PAGE_SIZE": 24,
+        # Seconds whole storefront pages are kept for anonymous visitors, per process
+        # (shop/web/page_cache.py; prices and stock shown may lag this long). None: 10 s,
+        # off under TESTING; 0: off.
+        "PAGE_CACHE_SECONDS": None,
         "SHOP_NAME": "Notbutiken",
         "SHOP_BASE_URL": "http://127.0.0.1:5000",
         # Digital delivery (T8.1): files outside the web root, personal links' life and limit.

@@ -13,7 +13,9 @@ How fresh a value is:
 * in the other processes (gunicorn workers), within the cache's ``ttl``
   seconds, after which an entry is read again from the database.
 
-Time is :func:`time.monotonic` unless a ``clock`` is passed in (tests). The
+Time is :func:`time.monotonic` unless a ``clock`` is passed in (tests). Whole
+rendered pages (:mod:`shop.web.page_cache`) live in a :class:`BoundedCache` on
+the same topic, so the same invalidation forgets them too. The
 cache is thread-safe; two threads missing the same key at once may both
 compute it, and the later one wins, which is harmless for these values.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
@@ -107,3 +110,80 @@ class TTLCache:
         if len(live) >= self.max_entries:
             live = {}
         self._entries = live
+
+
+class BoundedCache:
+    """Values by key, each with its own time to live, bounded in count and in size.
+
+    For values that are large and many (whole rendered pages): at most
+    ``max_entries`` values and ``max_bytes`` of them in all (each ``put``
+    says how big its value is); when either bound is reached the least
+    recently used entries go first. A value stored under an older generation
+    of ``topic`` than the current one is never returned (see
+    :func:`invalidate`); the caller reads :func:`generation` *before*
+    computing the value, so a change committed meanwhile is never hidden.
+    """
+
+    def __init__(
+        self,
+        *,
+        topic: str = CATALOGUE,
+        max_entries: int = 2000,
+        max_bytes: int = 32 * 1024 * 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.topic = topic
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._clock = clock
+        # key -> (expires, generation, size, value), least recently used first.
+        self._entries: OrderedDict[Hashable, tuple[float, int, int, Any]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def size_in_bytes(self) -> int:
+        return self._bytes
+
+    def get(self, key: Hashable) -> Any | None:
+        """The live value for ``key``, or None (an expired or outdated one is dropped)."""
+        now = self._clock()
+        current = generation(self.topic)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            expires, stored_generation, _, value = entry
+            if now >= expires or stored_generation != current:
+                self._drop(key)
+                return None
+            self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: Any, *, ttl: float, size: int, generation: int) -> None:
+        """Keep ``value`` for ``ttl`` seconds; ``generation`` is the topic's, read before
+        ``value`` was computed. A value bigger than the whole cache is not kept."""
+        if ttl <= 0 or size > self.max_bytes:
+            return
+        expires = self._clock() + ttl
+        with self._lock:
+            if key in self._entries:
+                self._drop(key)
+            while self._entries and (
+                len(self._entries) >= self.max_entries or self._bytes + size > self.max_bytes
+            ):
+                self._drop(next(iter(self._entries)))
+            self._entries[key] = (expires, generation, size, value)
+            self._bytes += size
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def _drop(self, key: Hashable) -> None:
+        entry = self._entries.pop(key)
+        self._bytes -= entry[2]

@@ -15,6 +15,7 @@ from shop.extensions import limiter
 from shop.services import catalog, search
 from shop.services.cache import TTLCache
 from shop.services.catalog import CategoryInfo, ListingFilters, PageNotFound, SortOrder
+from shop.web.page_cache import anonymous_page_cache
 from shop.web.pages.views import current_policy
 from shop.web.storefront.images import product_svg
 
@@ -156,6 +157,7 @@ def vat_label(rate_bp: int) -> str:
 
 
 @bp.get("/")
+@anonymous_page_cache(seconds_config_key="PAGE_CACHE_SECONDS")
 def home() -> str:
     return render_template(
         "storefront/home.html",
@@ -166,6 +168,7 @@ def home() -> str:
 
 @bp.get("/katalog", defaults={"category_slug": None})
 @bp.get("/katalog/<category_slug>")
+@anonymous_page_cache(seconds_config_key="PAGE_CACHE_SECONDS")
 def catalogue(category_slug: str | None) -> str:
     category = None
     if category_slug is not None:
@@ -193,6 +196,7 @@ def catalogue(category_slug: str | None) -> str:
 
 
 @bp.get("/produkt/<slug>")
+@anonymous_page_cache(seconds_config_key="PAGE_CACHE_SECONDS")
 def product(slug: str) -> str:
     item = catalog.product_by_slug(slug)
     if item is None:
@@ -228,6 +232,7 @@ def _search_limit() -> str:
 
 @bp.get("/sok", endpoint="search")
 @limiter.limit(_search_limit)
+@anonymous_page_cache(seconds_config_key="PAGE_CACHE_SECONDS")
 def search_page() -> str:
     raw_query = request.args.get("q", "")
     try:
