@@ -6,76 +6,19 @@ T2.3 (no delivery fee for downloads and codes).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from itertools import count
-
 import pytest
 from flask import Flask
 
 from shop.extensions import db
-from shop.models import CartLine, Category, Customer, Product, StockLevel
+from shop.models import CartLine, Customer
 from shop.services import cart
-from shop.services.customers import hash_password, new_pseudonym
-
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-_seq = count(1)
+from tests import factories
+from tests.factories import NOW, PASSWORD, make_product
 
 
-def make_category() -> Category:
-    category = db.session.query(Category).filter_by(slug="noter").one_or_none()
-    if category is None:
-        category = Category(slug="noter", name_sv="Noter", name_en="Sheet music")
-        db.session.add(category)
-        db.session.flush()
-    return category
-
-
-def make_product(
-    *,
-    title: str = "Bach: Cellosviter",
-    price_ore: int = 24900,
-    vat_rate_bp: int = 600,
-    kind: str = "physical",
-    stock: int | None = 10,
-    weight_g: int = 300,
-    size_class: str = "thin",
-    active: bool = True,
-) -> Product:
-    """A product (and its stock level, unless ``stock`` is None), committed."""
-    n = next(_seq)
-    product = Product(
-        sku=f"SKU-{n}",
-        slug=f"produkt-{n}",
-        title=title,
-        sort_title=title.lower(),
-        kind=kind,
-        category=make_category(),
-        price_ore=price_ore,
-        vat_rate_bp=vat_rate_bp,
-        weight_g=weight_g,
-        size_class=size_class,
-        active=active,
-        created_at=NOW,
-    )
-    if stock is not None:
-        product.stock = StockLevel(on_hand=stock, reserved=0)
-    db.session.add(product)
-    db.session.commit()
-    return product
-
-
-def make_customer(email: str = "kund@example.se", password: str = "ett-bra-losenord") -> Customer:
-    customer = Customer(
-        email=email,
-        name="Kim Kund",
-        password_hash=hash_password(password),
-        kind="consumer",
-        created_at=NOW,
-        pseudonym=new_pseudonym(),
-    )
-    db.session.add(customer)
-    db.session.commit()
-    return customer
+def make_customer(email: str = "kund@example.se", password: str = PASSWORD) -> Customer:
+    """The one customer these tests log in as (the factory numbers its e-mails)."""
+    return factories.make_customer(email, password)
 
 
 # --- Guest carts ----------------------------------------------------------------
