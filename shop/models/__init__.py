@@ -1,6 +1,14 @@
 """The shop's tables. Import every model module here so Alembic sees them all."""
 
-from shop.models.aftersale import Shipment, ShipmentLine, Withdrawal, WithdrawalLine
+from shop.models.aftersale import (
+    Inspection,
+    Refund,
+    ReturnParcel,
+    Shipment,
+    ShipmentLine,
+    Withdrawal,
+    WithdrawalLine,
+)
 from shop.models.audit import AuditEntry
 from shop.models.cart import CartLine
 from shop.models.catalog import Category, Product, StockLevel
@@ -29,6 +37,7 @@ __all__ = [
     "DownloadFile",
     "DownloadGrant",
     "IncomingPayment",
+    "Inspection",
     "Invoice",
     "NumberSeries",
     "Order",
@@ -40,6 +49,8 @@ __all__ = [
     "Payment",
     "Product",
     "ProviderEvent",
+    "Refund",
+    "ReturnParcel",
     "RoleGrant",
     "Shipment",
     "ShipmentLine",

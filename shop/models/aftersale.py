@@ -123,3 +123,91 @@ class WithdrawalLine(db.Model):  # type: ignore[name-defined,misc]
 
     withdrawal: Mapped[Withdrawal] = relationship(back_populates="lines")
     order_line: Mapped[OrderLine] = relationship()
+
+
+class ReturnParcel(db.Model):  # type: ignore[name-defined,misc]
+    """A parcel that came back from a customer after a withdrawal (T5.7)."""
+
+    __tablename__ = "return_parcel"
+    __table_args__ = (
+        CheckConstraint(
+            "refused_reason IS NULL OR refused_reason IN ('registered', 'cash_on_delivery')",
+            name="refused_reason",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("shop_order.id"), index=True)
+    withdrawal_id: Mapped[int | None] = mapped_column(ForeignKey("withdrawal.id"), index=True)
+    received_on: Mapped[date]
+    #: Registered or cash-on-delivery parcels are refused at the desk (T5.7).
+    refused_reason: Mapped[str | None] = mapped_column(String(20))
+    registered_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    inspections: Mapped[list[Inspection]] = relationship(
+        back_populates="parcel", cascade="all, delete-orphan", order_by="Inspection.id"
+    )
+
+
+class Inspection(db.Model):  # type: ignore[name-defined,misc]
+    """The inspected condition of a returned order line and its credit (T5.5)."""
+
+    __tablename__ = "inspection"
+    __table_args__ = (
+        CheckConstraint(
+            "condition IN ('unused', 'handled', 'damaged_by_packing')", name="condition"
+        ),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("credit_ore >= 0", name="credit_ore_non_negative"),
+        CheckConstraint("deduction_ore >= 0", name="deduction_ore_non_negative"),
+        UniqueConstraint("return_parcel_id", "order_line_id", name="parcel_order_line"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    return_parcel_id: Mapped[int] = mapped_column(
+        ForeignKey("return_parcel.id", ondelete="CASCADE"), index=True
+    )
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_line.id"), index=True)
+    quantity: Mapped[int]
+    condition: Mapped[str] = mapped_column(String(20))
+    #: Reduced value from handling beyond examination (T5.5), decided by staff.
+    deduction_ore: Mapped[int] = mapped_column(default=0)
+    #: The credit the domain computed for this line (T5.5).
+    credit_ore: Mapped[int]
+    #: Back on the shelf (stock restocked) or not.
+    resellable: Mapped[bool] = mapped_column(default=True)
+    inspected_by: Mapped[str] = mapped_column(String(40))
+    inspected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    parcel: Mapped[ReturnParcel] = relationship(back_populates="inspections")
+    order_line: Mapped[OrderLine] = relationship()
+
+
+class Refund(db.Model):  # type: ignore[name-defined,misc]
+    """Money paid back through the original payment method, exactly once (T5.8)."""
+
+    __tablename__ = "refund"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sent', 'failed', 'done')", name="status"),
+        CheckConstraint("amount_ore > 0", name="amount_ore_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("shop_order.id"), index=True)
+    withdrawal_id: Mapped[int | None] = mapped_column(ForeignKey("withdrawal.id"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), index=True)
+    amount_ore: Mapped[int]
+    #: Sent with every call to the provider: a retried refund is the same refund.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    #: pending → sent → done, or failed (to retry, with the error shown)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    provider_reference: Mapped[str | None] = mapped_column(String(255))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    #: The legal deadline (T5.8).
+    due_on: Mapped[date]
+    #: The credit note (a bookkeeping record) issued for it.
+    credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("bookkeeping_record.id"))
+    approved_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
