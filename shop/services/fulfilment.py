@@ -169,7 +169,7 @@ def queue_confirmation(
             mail.Attachment(
                 "standardformular-angerratt.pdf",
                 "application/pdf",
-                pdf.render_withdrawal_form(form),
+                pdf.withdrawal_form_pdf(form),
             ),
         ]
     token = orders.guest_order_token(order)

@@ -13,6 +13,8 @@ from live rows.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -286,6 +288,22 @@ def render_withdrawal_form(form: Mapping[str, Any], *, compress: bool = True) ->
     doc.ln(3)
     _text(doc, form["footnote"], size=9)
     return bytes(doc.output())
+
+
+def withdrawal_form_pdf(form: Mapping[str, Any]) -> bytes:
+    """:func:`render_withdrawal_form`, rendered once per wording and kept.
+
+    The form is the same for every consumer order of the shop (its wording
+    and the seller's address only), and rendering it was a third of the time
+    a payment confirmation took; a handful of wordings (one per language)
+    ever exist in a process.
+    """
+    return _withdrawal_form_pdf(json.dumps(dict(form), sort_keys=True, ensure_ascii=False))
+
+
+@functools.lru_cache(maxsize=8)
+def _withdrawal_form_pdf(form_json: str) -> bytes:
+    return render_withdrawal_form(json.loads(form_json))
 
 
 def render_sheet_music(title: str, *, composer: str = "", compress: bool = True) -> bytes:

@@ -151,3 +151,20 @@ def test_stamp_buyer_appends_an_info_dictionary_naming_the_buyer_t8_1() -> None:
 
 def test_stamp_buyer_leaves_unknown_formats_alone() -> None:
     assert pdf.stamp_buyer(b"not a pdf", buyer="X", note="Y") is None
+
+
+def test_the_withdrawal_form_pdf_is_rendered_once_per_wording() -> None:
+    """Every consumer order attaches the same form: rendered once, same bytes after."""
+    form = {
+        "heading": "Standardformulär för utövande av ångerrätt",
+        "hint": "Fyll i och skicka tillbaka detta formulär endast om du vill utöva ångerrätten.",
+        "recipient": "Till: Notbutiken i Norden AB, Musikgatan 12, 411 01 Göteborg",
+        "paragraphs": ["Jag meddelar härmed att jag frånträder mitt avtal."],
+        "footnote": "* Stryk det som inte gäller.",
+        "author": "Notbutiken i Norden AB",
+    }
+    first = pdf.withdrawal_form_pdf(form)
+    assert first.startswith(b"%PDF")
+    assert pdf.withdrawal_form_pdf(dict(form)) is first
+    other = pdf.withdrawal_form_pdf({**form, "recipient": "Till: En annan butik AB"})
+    assert other is not first
