@@ -19,6 +19,7 @@ from shop.models.invoice import (
     CreditCheck,
     IncomingPayment,
     Invoice,
+    InvoiceReminder,
     NumberSeries,
 )
 from shop.models.order import Order, OrderFee, OrderLine, StockMovement
@@ -39,6 +40,7 @@ __all__ = [
     "IncomingPayment",
     "Inspection",
     "Invoice",
+    "InvoiceReminder",
     "NumberSeries",
     "Order",
     "OrderFee",

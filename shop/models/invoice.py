@@ -60,6 +60,30 @@ class Invoice(db.Model):  # type: ignore[name-defined,misc]
     )
 
 
+class InvoiceReminder(db.Model):  # type: ignore[name-defined,misc]
+    """The one reminder (påminnelse) of an invoice, with its fee and new due date (T3.5)."""
+
+    __tablename__ = "invoice_reminder"
+    __table_args__ = (
+        CheckConstraint("fee_ore >= 0", name="fee_ore_non_negative"),
+        CheckConstraint("new_due_on > sent_on", name="new_due_after_sent"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Unique: at most one reminder per invoice (T3.5).
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), unique=True)
+    sent_on: Mapped[date]
+    #: The reminder fee (50 kr, no VAT by default); owed on top of the invoice.
+    fee_ore: Mapped[int]
+    new_due_on: Mapped[date]
+    #: Staff member's id, or "system".
+    created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    invoice: Mapped[Invoice] = relationship()
+
+
 class IncomingPayment(db.Model):  # type: ignore[name-defined,misc]
     """Money received against an invoice (partial payments allowed)."""
 

@@ -1,4 +1,4 @@
-"""PDF documents: invoice, receipt, the EU model withdrawal form, demo sheet music.
+"""PDF documents: invoice, reminder, receipt, the EU model withdrawal form, demo sheet music.
 
 Rendered with fpdf2's built-in core font (Helvetica), which covers Latin-1:
 å, ä, ö, é and the non-breaking space used in amounts. No system font is
@@ -239,6 +239,69 @@ def render_invoice(content: Mapping[str, Any], *, compress: bool = True) -> byte
         "Betalas fakturan inte i tid skickar vi en påminnelse med en påminnelseavgift på "
         f"{format_sek(content['reminder_fee_ore'])}. "
         f"Köpvillkor version {content['terms_version']}.",
+        size=8,
+    )
+    return bytes(doc.output())
+
+
+def render_reminder(content: Mapping[str, Any], *, compress: bool = True) -> bytes:
+    """The PDF of an invoice reminder (påminnelse, T3.5) from its content.
+
+    Seller, invoice number and date, the original due date, the amount left,
+    the reminder fee (no VAT), the new total to pay and the new due date,
+    OCR reference and bankgiro.
+    """
+    seller = content["seller"]
+    doc = _new_document(
+        f"Påminnelse faktura {content['number']}", author=seller["name"], compress=compress
+    )
+    doc.footer_text = f"{seller['name']} · Org.nr {seller['org_number']} · Godkänd för F-skatt"
+    _text(doc, "Påminnelse", size=20, bold=True, height=10)
+    _two_columns(
+        doc,
+        _seller_block(doc, seller),
+        [
+            f"Fakturanummer: {content['number']}",
+            f"Fakturadatum: {_date(content['issued_on'])}",
+            f"Ursprungligt förfallodatum: {_date(content['due_on'])}",
+            f"Påminnelsedatum: {_date(content['sent_on'])}",
+            f"OCR-nummer: {content['ocr']}",
+        ],
+    )
+    if content.get("buyer"):
+        _text(doc, "Köpare", bold=True, size=10)
+        _two_columns(doc, _buyer_lines(content["buyer"]), [])
+    _text(
+        doc,
+        f"Vi har ännu inte fått full betalning för faktura {content['number']}. "
+        "Betala det som återstår och påminnelseavgiften senast det nya förfallodatumet.",
+        size=9,
+    )
+    doc.ln(3)
+    left = 18 + 74
+    for label, amount, bold in (
+        ("Kvar att betala på fakturan", content["remaining_ore"], False),
+        ("Påminnelseavgift (ingen moms)", content["reminder_fee_ore"], False),
+        ("Att betala", content["total_to_pay_ore"], True),
+    ):
+        doc.set_x(left)
+        doc.set_font("Helvetica", style="B" if bold else "", size=10 if bold else 9)
+        doc.cell(60, 6, sanitise(label), align="L")
+        doc.cell(34, 6, sanitise(format_sek(amount)), align="R")
+        doc.ln(6)
+    doc.ln(4)
+    _text(doc, "Betalning", bold=True)
+    _text(
+        doc,
+        f"Betala {format_sek(content['total_to_pay_ore'])} till bankgiro {content['bankgiro']} "
+        f"senast {_date(content['new_due_on'])} (nytt förfallodatum). "
+        f"Ange OCR-nummer {content['ocr']} som referens.",
+        size=9,
+    )
+    _text(
+        doc,
+        "Betalas fakturan inte senast det nya förfallodatumet lämnas den till inkasso. "
+        "Har du redan betalat kan du bortse från denna påminnelse.",
         size=8,
     )
     return bytes(doc.output())
