@@ -55,7 +55,7 @@ from shop.models import (
     StockLevel,
     StockMovement,
 )
-from shop.services import numbering
+from shop.services import numbering, stock
 from shop.services.accounts import AccountError, normalise_postcode
 from shop.services.cart import MAX_QUANTITY
 
@@ -396,16 +396,7 @@ def _reserve_stock(lines: tuple[QuotedLine, ...]) -> list[tuple[int, int]]:
     if not shipped:
         return []
     ids = [line.product_id for line in shipped]
-    levels = {
-        level.product_id: level
-        for level in db.session.scalars(
-            select(StockLevel)
-            .where(StockLevel.product_id.in_(ids))
-            .order_by(StockLevel.product_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    }
+    levels = stock.lock_levels(ids)
     for line in shipped:
         level = levels.get(line.product_id)
         if level is None or level.on_hand - level.reserved < line.quantity:

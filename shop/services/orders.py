@@ -32,7 +32,8 @@ from sqlalchemy import exists, func, select
 from shop import clock
 from shop.domain.lifecycle import OrderStatus, PaymentStatus, require_transition
 from shop.extensions import db
-from shop.models import AuditEntry, Customer, Order, Payment, StockLevel, StockMovement
+from shop.models import AuditEntry, Customer, Order, Payment, StockMovement
+from shop.services import stock
 
 GUEST_TOKEN_SALT = "shop.order.guest-link"
 DEFAULT_BATCH = 100
@@ -128,16 +129,7 @@ def release_order(order: Order, *, reason: str, now: datetime, actor: str = "sys
     outstanding = _outstanding_reservations(order)
     if not outstanding:
         return
-    levels = {
-        level.product_id: level
-        for level in db.session.scalars(
-            select(StockLevel)
-            .where(StockLevel.product_id.in_(list(outstanding)))
-            .order_by(StockLevel.product_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    }
+    levels = stock.lock_levels(outstanding)
     for product_id, quantity in sorted(outstanding.items()):
         level = levels.get(product_id)
         if level is None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -35,8 +34,8 @@ from shop.domain.lifecycle import OrderStatus, can_transition
 from shop.domain.policy import DEFAULT_POLICY, Policy
 from shop.domain.vat import vat_of_gross
 from shop.extensions import db
-from shop.models import AuditEntry, Order, OrderFee, Shipment, StockLevel, StockMovement
-from shop.services import mail, orders
+from shop.models import AuditEntry, Order, OrderFee, Shipment
+from shop.services import mail, orders, stock
 from shop.services.shipping import ShippingError, staff_actor
 
 ACTION = "shipment.returned"
@@ -86,13 +85,6 @@ class ReturnedResult:
     fees: tuple[OrderFee, ...]
 
 
-def _lock(model: Any, row_id: int) -> Any:
-    query = select(model).where(model.id == row_id)
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return db.session.scalars(query.execution_options(populate_existing=True)).one()
-
-
 def can_be_marked(shipment: Shipment) -> bool:
     """Dispatched, not delivered and not already marked as come back."""
     return (
@@ -129,35 +121,6 @@ def _charges(
     offset = min(available, freight_ore)
     lines = unclaimed_parcel_charges(freight_ore - offset, return_freight_ore, policy=policy)
     return lines, offset
-
-
-def _restock(order: Order, shipment: Shipment, now: datetime) -> None:
-    per_product: dict[int, int] = {}
-    for item in shipment.lines:
-        product_id = item.order_line.product_id
-        if product_id is not None:
-            per_product[product_id] = per_product.get(product_id, 0) + item.quantity
-    if not per_product:
-        return
-    query = (
-        select(StockLevel)
-        .where(StockLevel.product_id.in_(list(per_product)))
-        .order_by(StockLevel.product_id)
-        .execution_options(populate_existing=True)
-    )
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update()
-    levels = {level.product_id: level for level in db.session.scalars(query)}
-    for product_id, quantity in sorted(per_product.items()):
-        level = levels.get(product_id)
-        if level is None:
-            continue  # a product without stock keeping
-        level.on_hand += quantity
-        db.session.add(
-            StockMovement(
-                product_id=product_id, order_id=order.id, kind="restock", quantity=quantity, at=now
-            )
-        )
 
 
 def _check(
@@ -208,7 +171,7 @@ def mark_returned(
     dispatch or in the future. A second call does nothing. Commits.
     """
     kind = ReturnedKind(kind)
-    shipment = _lock(Shipment, shipment.id)
+    shipment = stock.lock_row(Shipment, shipment.id)
     if shipment.returned_kind is not None:
         db.session.rollback()
         return ReturnedResult(shipment, False, ())
@@ -223,7 +186,7 @@ def mark_returned(
     except ShippingError:
         db.session.rollback()
         raise
-    order = _lock(Order, shipment.order_id)
+    order = stock.lock_row(Order, shipment.order_id)
     lines, offset = _charges(
         order,
         kind,
@@ -250,7 +213,7 @@ def mark_returned(
         order.vat_ore += fee.vat_ore
     shipment.returned_kind = kind.value
     shipment.returned_on = returned_on
-    _restock(order, shipment, now)
+    stock.restock(stock.quantities_in(shipment), order_id=order.id, now=now)
     actor = staff_actor(staff_id)
     db.session.add(
         AuditEntry(

@@ -56,13 +56,11 @@ from shop.models import (
     Product,
     Refund,
     ReturnParcel,
-    StockLevel,
-    StockMovement,
 )
 from shop.models.aftersale import Inspection, Withdrawal
 from shop.payments.base import RefundRequest, RefundStatus
 from shop.payments.errors import PaymentError
-from shop.services import invoicing, mail, numbering, payments, receipts, withdrawals
+from shop.services import invoicing, mail, numbering, payments, receipts, stock, withdrawals
 
 CREDIT_NOTE_SERIES = "credit_note"
 REFUSED_REASONS = ("registered", "cash_on_delivery")
@@ -513,7 +511,7 @@ def inspect(
     except IntegrityError:
         db.session.rollback()
         return False
-    _restock(restock, order_id=withdrawal.order_id, now=now)
+    stock.restock(restock, order_id=withdrawal.order_id, now=now, create_missing=True)
     _move(withdrawal, ReturnStatus.INSPECTED, actor=actor, now=now)
     _audit(
         "return.inspected",
@@ -526,33 +524,6 @@ def inspect(
     )
     db.session.commit()
     return True
-
-
-def _restock(quantities: Mapping[int, int], *, order_id: int, now: datetime) -> None:
-    if not quantities:
-        return
-    query = (
-        select(StockLevel)
-        .where(StockLevel.product_id.in_(list(quantities)))
-        .order_by(StockLevel.product_id)
-    )
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update()
-    levels = {
-        level.product_id: level
-        for level in db.session.scalars(query.execution_options(populate_existing=True))
-    }
-    for product_id, quantity in sorted(quantities.items()):
-        level = levels.get(product_id)
-        if level is None:
-            level = StockLevel(product_id=product_id, on_hand=0, reserved=0)
-            db.session.add(level)
-        level.on_hand += quantity
-        db.session.add(
-            StockMovement(
-                product_id=product_id, order_id=order_id, kind="restock", quantity=quantity, at=now
-            )
-        )
 
 
 # --- The credit note ------------------------------------------------------------------------

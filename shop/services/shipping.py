@@ -41,12 +41,11 @@ from shop.models import (
     Payment,
     Shipment,
     ShipmentLine,
-    StockLevel,
     StockMovement,
 )
 from shop.payments.base import CaptureRequest, LineKind, PaymentLine
 from shop.payments.errors import PaymentError
-from shop.services import mail, orders, payments
+from shop.services import mail, orders, payments, stock
 
 #: Carrier codes (the shipment table's check constraint) and their names.
 CARRIERS: dict[str, str] = {"postnord": "PostNord", "dhl": "DHL"}
@@ -86,13 +85,6 @@ def _audit(order: Order, action: str, actor: str, now: datetime, **details: Any)
             rule_id="T4.2" if action.startswith("shipment.") else None,
         )
     )
-
-
-def _lock(model: Any, row_id: int) -> Any:
-    query = select(model).where(model.id == row_id)
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return db.session.scalars(query.execution_options(populate_existing=True)).one()
 
 
 # --- What is shipped and what remains -----------------------------------------------------
@@ -188,7 +180,7 @@ def create_shipment(
 
     Several shipments per order are allowed (T4.2). Commits.
     """
-    order = _lock(Order, order.id)
+    order = stock.lock_row(Order, order.id)
     try:
         if order.status not in SHIPPABLE_STATUSES:
             raise ShippingError(_("Ordern kan inte skickas i sin nuvarande status."))
@@ -254,22 +246,8 @@ class DispatchResult:
 
 
 def _take_from_stock(order: Order, shipment: Shipment, now: datetime) -> None:
-    per_product: dict[int, int] = {}
-    for item in shipment.lines:
-        product_id = item.order_line.product_id
-        if product_id is not None:
-            per_product[product_id] = per_product.get(product_id, 0) + item.quantity
-    if not per_product:
-        return
-    query = (
-        select(StockLevel)
-        .where(StockLevel.product_id.in_(list(per_product)))
-        .order_by(StockLevel.product_id)
-        .execution_options(populate_existing=True)
-    )
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update()
-    levels = {level.product_id: level for level in db.session.scalars(query)}
+    per_product = stock.quantities_in(shipment)
+    levels = stock.lock_levels(per_product)
     for product_id, quantity in sorted(per_product.items()):
         level = levels.get(product_id)
         if level is None:
@@ -320,11 +298,11 @@ def mark_dispatched(
     commits before the capture is attempted, so a provider failure never
     undoes it (the capture is then to retry, see :func:`retry_capture`).
     """
-    shipment = _lock(Shipment, shipment.id)
+    shipment = stock.lock_row(Shipment, shipment.id)
     if shipment.dispatched_on is not None:
         db.session.rollback()
         return DispatchResult(shipment, False, capture_state(shipment))
-    order = _lock(Order, shipment.order_id)
+    order = stock.lock_row(Order, shipment.order_id)
     if order.status in (OrderStatus.CANCELLED.value, OrderStatus.WITHDRAWN.value):
         db.session.rollback()
         raise ShippingError(_("Ordern är avslutad och kan inte skickas."))
@@ -537,7 +515,7 @@ def record_delivery(
     Refused before the dispatch day or in the future. Recording the same date
     again does nothing (returns False); a corrected date is audited. Commits.
     """
-    shipment = _lock(Shipment, shipment.id)
+    shipment = stock.lock_row(Shipment, shipment.id)
     try:
         if shipment.dispatched_on is None:
             raise ShippingError(_("Försändelsen är inte skickad än."))
@@ -558,7 +536,7 @@ def record_delivery(
     if shipment.delivered_on == delivered_on:
         db.session.rollback()
         return False
-    order = _lock(Order, shipment.order_id)
+    order = stock.lock_row(Order, shipment.order_id)
     before = shipment.delivered_on
     shipment.delivered_on = delivered_on
     actor = staff_actor(staff_id)
