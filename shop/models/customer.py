@@ -158,7 +158,7 @@ class Consent(db.Model):  # type: ignore[name-defined,misc]
     purpose: Mapped[str] = mapped_column(String(20), default="newsletter")
     action: Mapped[str] = mapped_column(String(10))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
-    #: Where it was said: registration, account, unsubscribe_link, staff
+    #: Where it was said: registration, account, unsubscribe_link, one_click, staff
     source: Mapped[str] = mapped_column(String(40))
     #: The version of the consent wording the person saw.
     wording_version: Mapped[str] = mapped_column(String(20))

@@ -40,6 +40,10 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(withdrawal_bp)
 
+    from shop.web.newsletter.views import bp as newsletter_bp  # issue 7, consent (R2.6)
+
+    app.register_blueprint(newsletter_bp)
+
     from shop.web import filters
 
     filters.init_app(app)

@@ -260,3 +260,6 @@ def edit_details() -> Response | str:
             flash(_("Dina uppgifter är sparade."), "success")
             return redirect(url_for("account.overview"))
     return render_template("account/edit_details.html", form=form)
+
+
+from shop.web.account import privacy as _privacy  # noqa: E402, F401 - consent and register extract (issue 7)

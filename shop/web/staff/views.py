@@ -24,6 +24,7 @@ def dashboard() -> str:
 
 from shop.web.staff import admin as _admin  # noqa: E402, F401 - staff accounts (issue 5)
 from shop.web.staff import invoices as _invoices  # noqa: E402, F401 - registers the invoice desk (issue 4, C)
+from shop.web.staff import newsletter as _newsletter  # noqa: E402, F401 - newsletter (issue 7, R2.6)
 from shop.web.staff import orders as _orders  # noqa: E402, F401 - orders (issue 5)
 from shop.web.staff import returned_parcels as _returned_parcels  # noqa: E402, F401 - parcels that come back (issue 5, T7)
 from shop.web.staff import returns as _returns  # noqa: E402, F401 - returns desk (issue 5)

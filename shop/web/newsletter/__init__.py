@@ -1,0 +1,1 @@
+"""The newsletter blueprint: the unsubscribe link in every newsletter mail (R2.6)."""

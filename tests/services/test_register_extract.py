@@ -1,0 +1,178 @@
+"""The register extract: everything held about a customer, and nothing about anyone else (R4.1)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask_babel import lazy_gettext
+
+from shop.extensions import db
+from shop.models import Address, CartLine, Customer, Order
+from shop.services import newsletter, register_extract, returns
+from tests.factories import make_customer, make_product
+from tests.services.fulfilment_helpers import confirmed_order
+from tests.services.test_returns import LATER, STAFF, inspected, paid_order
+
+NOW = datetime(2026, 12, 20, 9, 0, tzinfo=UTC)
+SECTIONS = [
+    "account",
+    "addresses",
+    "orders",
+    "withdrawals",
+    "returns",
+    "refunds",
+    "credit_checks",
+    "consents",
+    "cart",
+    "audit",
+]
+
+
+def alice() -> Customer:
+    customer = make_customer(email="alice@example.se", name="Alice Andersson", phone="070-111")
+    customer.addresses.append(
+        Address(
+            kind="delivery",
+            name="Alice Andersson",
+            street="Ågatan 3",
+            postcode="11122",
+            city="Uppsala",
+            country="SE",
+        )
+    )
+    db.session.commit()
+    newsletter.set_subscription(customer, True, source="registration", now=NOW)
+    return customer
+
+
+def full_history(customer: Customer) -> Order:
+    """A paid, delivered, withdrawn, returned, inspected and refunded order (T5)."""
+    order = paid_order(customer=customer)
+    withdrawal = inspected(order)
+    returns.approve(withdrawal, staff_id=STAFF, now=LATER)
+    return order
+
+
+def bob() -> tuple[Customer, Order]:
+    customer = make_customer(
+        email="bob@example.se",
+        name="Bob Bergström",
+        kind="organisation",
+        organisation_name="Bobs Musik AB",
+    )
+    order = confirmed_order(customer=customer, payment_method="invoice")
+    db.session.add(
+        CartLine(customer_id=customer.id, product_id=make_product().id, quantity=1, updated_at=NOW)
+    )
+    newsletter.set_subscription(customer, True, source="account", now=NOW)
+    db.session.commit()
+    return customer, order
+
+
+def test_every_section_is_present_R4_1(app: Flask) -> None:
+    extract = register_extract.build_extract(alice(), now=NOW)
+    assert list(extract["sections"]) == SECTIONS
+    assert extract["format"] == "registerutdrag/1"
+    assert extract["generated_at"] == NOW.isoformat()
+
+
+def test_the_extract_holds_the_account_orders_and_what_followed_R4_1(app: Flask) -> None:
+    customer = alice()
+    order = full_history(customer)
+    sections = register_extract.build_extract(customer, now=NOW)["sections"]
+    account = sections["account"]
+    assert account["email"] == "alice@example.se"
+    assert account["name"] == "Alice Andersson"
+    assert account["pseudonym"] == customer.pseudonym
+    assert account["password_set"] is True
+    assert "password_hash" not in account
+    assert sections["addresses"] == [
+        {
+            "kind": "delivery",
+            "name": "Alice Andersson",
+            "street": "Ågatan 3",
+            "postcode": "11122",
+            "city": "Uppsala",
+            "country": "SE",
+        }
+    ]
+    [placed] = sections["orders"]
+    assert placed["number"] == order.number
+    assert placed["total_ore"] == order.total_ore
+    assert [line["quantity"] for line in placed["lines"]] == [line.quantity for line in order.lines]
+    assert placed["payments"][0]["amount_ore"] == order.total_ore
+    assert placed["shipments"][0]["tracking_number"] == "PN123"
+    assert {doc["kind"] for doc in placed["documents"]} >= {"receipt", "credit_note"}
+    assert sections["withdrawals"][0]["order"] == order.number
+    assert sections["returns"][0]["inspections"][0]["condition"] == "unused"
+    assert sections["refunds"][0]["amount_ore"] == order.total_ore
+    assert [(c["action"], c["source"]) for c in sections["consents"]] == [("given", "registration")]
+    actions = {entry["action"] for entry in sections["audit"]}
+    assert {"refund.approved", "return.inspected"} <= actions
+    assert all(not entry["actor"].startswith("staff:") for entry in sections["audit"])
+
+
+def test_invoices_and_credit_data_of_an_organisation_R4_1(app: Flask) -> None:
+    customer, order = bob()
+    sections = register_extract.build_extract(customer, now=NOW)["sections"]
+    [placed] = sections["orders"]
+    assert placed["invoices"][0]["total_ore"] == order.total_ore
+    assert placed["invoices"][0]["ocr"]
+    assert sections["account"]["organisation_name"] == "Bobs Musik AB"
+    assert len(sections["cart"]) == 1
+
+
+def test_another_customers_data_never_appears_R4_1(app: Flask) -> None:
+    customer = alice()
+    full_history(customer)
+    other, other_order = bob()
+    text = json.dumps(register_extract.build_extract(customer, now=NOW), ensure_ascii=False)
+    for secret in (
+        other.email,
+        other.name,
+        other.pseudonym,
+        "Bobs Musik AB",
+        str(other_order.number),
+    ):
+        assert secret not in text
+    assert "alice@example.se" in text
+    # And the other way round: Alice's history is not in Bob's extract.
+    other_text = json.dumps(register_extract.build_extract(other, now=NOW), ensure_ascii=False)
+    for secret in ("alice@example.se", "Alice Andersson", customer.pseudonym, "Ågatan 3"):
+        assert secret not in other_text
+
+
+def test_an_empty_account_has_empty_sections_R4_1(app: Flask) -> None:
+    customer = make_customer(email="ny@example.se")
+    sections = register_extract.build_extract(customer, now=NOW)["sections"]
+    for key in SECTIONS[1:]:
+        assert sections[key] == [], key
+
+
+def test_the_file_is_json_named_by_pseudonym_and_day_R4_1(app: Flask) -> None:
+    customer = alice()
+    data = register_extract.extract_json(customer, now=NOW)
+    assert json.loads(data.decode("utf-8"))["sections"]["account"]["name"] == "Alice Andersson"
+    assert "Ågatan 3".encode() in data  # UTF-8, not \\u escapes
+    name = register_extract.extract_filename(customer, today=date(2026, 12, 20))
+    assert name == f"registerutdrag-{customer.pseudonym}-2026-12-20.json"
+    assert "alice" not in name
+
+
+def test_a_section_is_one_registered_function(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(register_extract, "SECTIONS", list(register_extract.SECTIONS))
+
+    @register_extract.section("complaints", lazy_gettext("Reklamationer"))
+    def _complaints(customer: Customer) -> list[dict[str, Any]]:
+        return [{"customer": customer.pseudonym}]
+
+    customer = make_customer(email="ny@example.se")
+    sections = register_extract.build_extract(customer, now=NOW)["sections"]
+    assert list(sections)[-1] == "complaints"
+    assert sections["complaints"] == [{"customer": customer.pseudonym}]
+    with pytest.raises(ValueError, match="already has a section 'complaints'"):
+        register_extract.section("complaints", lazy_gettext("Reklamationer"))(_complaints)
