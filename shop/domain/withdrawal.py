@@ -19,6 +19,7 @@ proof of sending (T5.8).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -254,6 +255,28 @@ def delivery_fee_refund(
     if not whole_order_withdrawn:
         return 0
     return min(delivery_fee_paid_ore, cheapest_standard_fee_ore)
+
+
+def goods_to_return(kinds: Iterable[ProductKind]) -> bool:
+    """T5.5, T5.8: whether a withdrawal of items of these kinds waits for goods sent back.
+
+    Shipped goods (printed music, instruments, boxed software) come back by
+    post and are inspected. Downloads and software codes that could still be
+    withdrawn (T5.4: not started, not taken into use) send nothing back, and
+    neither does a withdrawal whose credit is only a fee: the refund needs
+    no parcel and is due 14 days after the notice (:func:`refund_due_by`).
+    """
+    return any(kind.is_shipped for kind in kinds)
+
+
+def credit_without_return(price_ore: int) -> int:
+    """T5.5, T5.8: the credit for a withdrawn item with nothing to send back.
+
+    There is nothing to inspect, so no reduced value can be deducted: the
+    full price is credited.
+    """
+    require_non_negative(price_ore, "price_ore")
+    return price_ore
 
 
 def refund_deadline(notified_on: date, *, policy: Policy = DEFAULT_POLICY) -> date:

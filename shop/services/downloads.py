@@ -30,6 +30,7 @@ from shop.domain.catalog import ProductKind
 from shop.domain.lifecycle import OrderStatus
 from shop.extensions import db
 from shop.models import DownloadFile, DownloadGrant, Order, OrderLine, Product, SoftwareCode
+from shop.models.aftersale import WithdrawalLine
 from shop.services import pdf
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,17 @@ def grants_for_line(line: OrderLine) -> list[DownloadGrant]:
 # --- Downloading ------------------------------------------------------------------------------
 
 
+def withdrawn(line: OrderLine) -> bool:
+    """T5.4, T5.8: every unit of the line is withdrawn (and refunded without a return):
+    the file is no longer delivered and the code no longer shown."""
+    total = db.session.scalar(
+        select(func.coalesce(func.sum(WithdrawalLine.quantity), 0)).where(
+            WithdrawalLine.order_line_id == line.id
+        )
+    )
+    return int(total or 0) >= line.quantity
+
+
 @dataclass(frozen=True)
 class StartedDownload:
     """A counted download: the file, its path on disk and who bought it."""
@@ -150,6 +162,8 @@ def _count(grant: DownloadGrant, *, now: datetime) -> StartedDownload:
     order = line.order
     if OrderStatus(order.status) in UNDELIVERABLE:
         raise DownloadRefused(_("Filen kan inte laddas ner för den här ordern."))
+    if withdrawn(line):
+        raise DownloadRefused(_("Du har ångrat köpet av filen, så den kan inte laddas ner."))
     if grant.expires_at <= now:
         raise DownloadRefused(
             _("Länken har gått ut. Kontakta oss om du behöver en ny nedladdningslänk.")
@@ -254,6 +268,8 @@ def reveal_codes(line: OrderLine, *, now: datetime) -> list[str]:
     """Show the line's codes, recording the first reveal (T5.4). Commits."""
     if OrderStatus(line.order.status) in UNDELIVERABLE:
         raise DownloadRefused(_("Koden kan inte visas för den här ordern."))
+    if withdrawn(line):
+        raise DownloadRefused(_("Du har ångrat köpet av koden, så den kan inte visas."))
     codes = codes_for_line(line)
     if not codes:
         raise DownloadRefused(

@@ -1,4 +1,5 @@
-"""PDF documents: invoice, reminder, receipt, the EU model withdrawal form, demo sheet music.
+"""PDF documents: invoice, reminder, receipt, credit note, the EU model withdrawal form,
+demo sheet music.
 
 Rendered with fpdf2's built-in core font (Helvetica), which covers Latin-1:
 å, ä, ö, é and the non-breaking space used in amounts. No system font is
@@ -174,6 +175,9 @@ def _lines_table(doc: FPDF, content: Mapping[str, Any]) -> None:
     doc.ln(3)
 
 
+_TOTAL_LABELS = {"invoice": "Att betala", "credit_note": "Krediteras"}
+
+
 def _vat_table(doc: FPDF, content: Mapping[str, Any]) -> None:
     left = 18 + 74
     doc.set_font("Helvetica", style="B", size=9)
@@ -196,7 +200,7 @@ def _vat_table(doc: FPDF, content: Mapping[str, Any]) -> None:
     for label, amount, bold in (
         ("Summa exklusive moms", content["total_net_ore"], False),
         ("Moms", content["total_vat_ore"], False),
-        ("Att betala" if content["kind"] == "invoice" else "Totalt", content["total_ore"], True),
+        (_TOTAL_LABELS.get(content["kind"], "Totalt"), content["total_ore"], True),
     ):
         doc.set_x(left)
         doc.set_font("Helvetica", style="B" if bold else "", size=10 if bold else 9)
@@ -328,6 +332,43 @@ def render_receipt(content: Mapping[str, Any], *, compress: bool = True) -> byte
     _lines_table(doc, content)
     _vat_table(doc, content)
     _text(doc, f"Köpvillkor version {content['terms_version']}.", size=8)
+    return bytes(doc.output())
+
+
+def render_credit_note(content: Mapping[str, Any], *, compress: bool = True) -> bytes:
+    """The PDF of an issued credit note (kreditfaktura, T5.5, T5.6) from its frozen content.
+
+    The credited lines and delivery fee as negative amounts, VAT per rate,
+    the total credited, the receipt or invoice it credits and how the money
+    is paid back (T5.8).
+    """
+    seller = content["seller"]
+    doc = _new_document(
+        f"Kreditfaktura {content['number']}", author=seller["name"], compress=compress
+    )
+    doc.footer_text = f"{seller['name']} · Org.nr {seller['org_number']} · Godkänd för F-skatt"
+    _text(doc, "Kreditfaktura", size=20, bold=True, height=10)
+    facts = [
+        f"Kreditfakturanummer: {content['number']}",
+        f"Datum: {_date(content['issued_on'])}",
+        f"Ordernummer: {content['order_number']}",
+        f"Orderdatum: {_date(content['ordered_on'])}",
+    ]
+    credits = content.get("credits")
+    if credits:
+        label = "Faktura" if credits["kind"] == "invoice" else "Kvitto"
+        facts.append(f"Krediterar: {label} {credits['number']}")
+    _two_columns(doc, _seller_block(doc, seller), facts)
+    _text(doc, "Köpare", bold=True, size=10)
+    _two_columns(doc, _buyer_lines(content["buyer"]), [])
+    _lines_table(doc, content)
+    _vat_table(doc, content)
+    _text(
+        doc,
+        f"Beloppet {format_sek(-content['total_ore'])} betalas tillbaka med samma betalsätt "
+        f"som köpet: {content['payment_method_label']}.",
+        size=9,
+    )
     return bytes(doc.output())
 
 

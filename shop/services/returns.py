@@ -9,9 +9,12 @@ stated → goods_sent / parcel_refused / received → inspected → refunded.
 Approving (:func:`approve`) creates, in one transaction with the withdrawal
 row locked (``FOR UPDATE`` on PostgreSQL), one :class:`~shop.models.Refund`
 with the unique idempotency key ``refund-withdrawal-<id>`` and one credit
-note (a frozen bookkeeping record of the ``credit_note`` series; content
-only, no PDF). After the commit :func:`send_refund` pays it back through the
-original provider with that key: success marks it done and moves the
+note (a frozen bookkeeping record of the ``credit_note`` series: its content
+and its PDF). When nothing physical comes back (downloads and codes, or a
+credit of fees only; :func:`shop.domain.withdrawal.goods_to_return`) the
+credit is approved without a parcel, straight from the stated withdrawal.
+After the commit :func:`send_refund` pays it back through the original
+provider with that key: success marks it done and moves the
 withdrawal to ``refunded``; a failure leaves it ``failed`` with the error,
 to retry with the same key. (Invoice orders never come here: only
 consumers withdraw, T5.1, and only organisations pay by invoice, T3.2.)
@@ -43,7 +46,9 @@ from shop.domain.vat import VatLine, split_vat, vat_of_gross
 from shop.domain.withdrawal import (
     ReturnCondition,
     credit_for_returned_item,
+    credit_without_return,
     delivery_fee_refund,
+    goods_to_return,
     refund_due_by,
 )
 from shop.extensions import db
@@ -60,7 +65,16 @@ from shop.models import (
 from shop.models.aftersale import Inspection, Withdrawal
 from shop.payments.base import RefundRequest, RefundStatus
 from shop.payments.errors import PaymentError
-from shop.services import invoicing, mail, numbering, payments, receipts, stock, withdrawals
+from shop.services import (
+    invoicing,
+    mail,
+    numbering,
+    payments,
+    pdf,
+    receipts,
+    stock,
+    withdrawals,
+)
 
 CREDIT_NOTE_SERIES = "credit_note"
 REFUSED_REASONS = ("registered", "cash_on_delivery")
@@ -96,6 +110,8 @@ class DeskLine:
     line: OrderLine
     quantity: int
     inspection: Inspection | None
+    #: Nothing is sent back for this line (a download, a code): the domain's credit (T5.8).
+    credit_without_return_ore: int | None = None
 
     @property
     def value_ore(self) -> int:
@@ -103,7 +119,9 @@ class DeskLine:
 
     @property
     def credit_ore(self) -> int | None:
-        return None if self.inspection is None else self.inspection.credit_ore
+        if self.inspection is not None:
+            return self.inspection.credit_ore
+        return self.credit_without_return_ore
 
 
 @dataclass(frozen=True)
@@ -119,6 +137,8 @@ class Desk:
     delivery_refund_ore: int
     due_on: date | None
     today: date
+    #: False when nothing physical comes back (downloads, codes, only fees): no parcel (T5.8).
+    goods_to_return: bool = True
     refund: Refund | None = None
     payment: Payment | None = None
     credit_note: BookkeepingRecord | None = None
@@ -135,6 +155,11 @@ class Desk:
     @property
     def inspected(self) -> bool:
         return bool(self.lines) and all(line.inspection is not None for line in self.lines)
+
+    @property
+    def without_return(self) -> bool:
+        """T5.8: nothing to send back, so the credit is approved without a parcel."""
+        return not self.goods_to_return
 
     @property
     def lines_credit_ore(self) -> int:
@@ -157,7 +182,7 @@ class Desk:
 
     @property
     def can_receive(self) -> bool:
-        return self.status in RECEIVABLE
+        return self.goods_to_return and self.status in RECEIVABLE
 
     @property
     def can_inspect(self) -> bool:
@@ -165,7 +190,11 @@ class Desk:
 
     @property
     def can_approve(self) -> bool:
-        return self.status is ReturnStatus.INSPECTED and self.refund is None
+        if self.refund is not None:
+            return False
+        if self.without_return:
+            return self.status is ReturnStatus.STATED
+        return self.status is ReturnStatus.INSPECTED
 
     @property
     def can_retry(self) -> bool:
@@ -235,7 +264,8 @@ def _cheapest_standard_fee(order: Order, paid_ore: int) -> int:
 
 
 def _goods_to_return(withdrawal: Withdrawal) -> bool:
-    return any(ProductKind(line.order_line.kind).is_shipped for line in withdrawal.lines)
+    """T5.8 (from the domain): whether any withdrawn line comes back by post."""
+    return goods_to_return(ProductKind(line.order_line.kind) for line in withdrawal.lines)
 
 
 def refund_due_on(withdrawal: Withdrawal, parcels: list[ReturnParcel]) -> date | None:
@@ -254,8 +284,16 @@ def desk(withdrawal: Withdrawal, today: date) -> Desk:
     parcels = parcels_of(withdrawal)
     accepted = next((p for p in reversed(parcels) if p.refused_reason is None), None)
     inspections = {i.order_line_id: i for i in (accepted.inspections if accepted else [])}
+    to_return = _goods_to_return(withdrawal)
     lines = [
-        DeskLine(line.order_line, line.quantity, inspections.get(line.order_line_id))
+        DeskLine(
+            line.order_line,
+            line.quantity,
+            inspections.get(line.order_line_id),
+            None
+            if to_return
+            else credit_without_return(line.order_line.unit_price_ore * line.quantity),
+        )
         for line in withdrawal.lines
     ]
     paid = sum(fee.amount_ore for fee in order.fees if fee.kind == "delivery")
@@ -280,6 +318,7 @@ def desk(withdrawal: Withdrawal, today: date) -> Desk:
         delivery_refund_ore=delivery_refund,
         due_on=refund_due_on(withdrawal, parcels),
         today=today,
+        goods_to_return=to_return,
         refund=refund,
         payment=payment,
         credit_note=credit_note,
@@ -372,6 +411,9 @@ def register_parcel(
     if ReturnStatus(withdrawal.status) not in RECEIVABLE:
         db.session.rollback()
         raise ReturnsError(_("Returen är redan mottagen."))
+    if not _goods_to_return(withdrawal):
+        db.session.rollback()
+        raise ReturnsError(_("Inget av det ångrade skickas tillbaka, så det finns inget paket."))
     if received_on < clock.local_date(withdrawal.received_at):
         db.session.rollback()
         raise ReturnsError(_("Mottagningsdagen kan inte ligga före ångrandet."))
@@ -607,18 +649,63 @@ def _issue_credit_note(view: Desk, *, now: datetime) -> BookkeepingRecord:
     number = numbering.next_number(CREDIT_NOTE_SERIES)
     content = credit_note_content(view, number=number, now=now)
     invoice = invoicing.invoice_for_order(view.order)
-    record = BookkeepingRecord(
+    return receipts.store_record(
         kind="credit_note",
         number=number,
-        order_id=view.order.id,
-        invoice_id=invoice.id if invoice is not None else None,
-        issued_at=now,
-        fiscal_year=clock.local_date(now).year,
+        order=view.order,
         content=content,
+        pdf_bytes=pdf.render_credit_note(content),
+        now=now,
+        invoice_id=invoice.id if invoice is not None else None,
     )
-    db.session.add(record)
-    db.session.flush()
-    return record
+
+
+def credit_note_pdf(record: BookkeepingRecord) -> bytes:
+    """The credit note's PDF: as issued, or rendered from its frozen content for a note
+    issued before PDFs were stored (the same content gives the same bytes)."""
+    return record.pdf if record.pdf is not None else pdf.render_credit_note(record.content)
+
+
+@dataclass(frozen=True)
+class OrderRefund:
+    """A refund as the order page shows it to its buyer, with its credit note's number."""
+
+    refund: Refund
+    credit_note_number: int | None
+
+    @property
+    def done(self) -> bool:
+        return self.refund.status == "done"
+
+
+def refunds_of(order: Order) -> list[OrderRefund]:
+    """The order's refunds, oldest first, each with its credit note's number (two queries)."""
+    refunds = list(
+        db.session.scalars(select(Refund).where(Refund.order_id == order.id).order_by(Refund.id))
+    )
+    note_ids = [r.credit_note_id for r in refunds if r.credit_note_id is not None]
+    numbers: dict[int, int] = {}
+    if note_ids:
+        rows = db.session.execute(
+            select(BookkeepingRecord.id, BookkeepingRecord.number).where(
+                BookkeepingRecord.id.in_(note_ids)
+            )
+        )
+        numbers = {int(record_id): int(number) for record_id, number in rows}
+    return [
+        OrderRefund(r, numbers.get(r.credit_note_id) if r.credit_note_id else None) for r in refunds
+    ]
+
+
+def credit_note_for(order: Order, number: int) -> BookkeepingRecord | None:
+    """The credit note with ``number`` if it was issued for ``order``."""
+    return db.session.scalar(
+        select(BookkeepingRecord).where(
+            BookkeepingRecord.kind == "credit_note",
+            BookkeepingRecord.number == number,
+            BookkeepingRecord.order_id == order.id,
+        )
+    )
 
 
 # --- Approving and refunding (T5.8) ---------------------------------------------------------
@@ -633,6 +720,12 @@ def approve(
 ) -> tuple[Refund | None, bool]:
     """Approve the credit: one refund and one credit note, then send the refund; commits.
 
+    Goods sent back must be received and inspected first (T5.5). When nothing
+    physical comes back (downloads and codes still withdrawable under T5.4,
+    or a credit of fees only), the credit is approved straight from the
+    stated withdrawal, each line at its full price, with the deadline 14
+    days from the notice (T5.8, from the domain).
+
     Returns the refund and whether this call created it. A repeated approval
     (double click, two staff at once) finds the first refund and creates
     nothing. A credit of 0 kr closes the return without a refund.
@@ -643,9 +736,12 @@ def approve(
     if existing is not None:
         db.session.rollback()
         return existing, False
-    if ReturnStatus(withdrawal.status) is not ReturnStatus.INSPECTED:
+    status = ReturnStatus(withdrawal.status)
+    without_return = not _goods_to_return(withdrawal)
+    ready = ReturnStatus.STATED if without_return else ReturnStatus.INSPECTED
+    if status is not ready:
         db.session.rollback()
-        if ReturnStatus(withdrawal.status) is ReturnStatus.REFUNDED:
+        if status is ReturnStatus.REFUNDED:
             return None, False
         raise ReturnsError(_("Returen måste inspekteras innan krediteringen kan godkännas."))
     view = desk(withdrawal, clock.local_date(now))
@@ -696,6 +792,7 @@ def approve(
             "amount_ore": amount,
             "delivery_refund_ore": view.delivery_refund_ore,
             "credit_note": credit_note.number,
+            "without_return": without_return,
         },
         actor=actor,
         now=now,
@@ -829,7 +926,21 @@ def _record_on_payment(payment: Payment, amount_ore: int, *, actor: str, now: da
 def _tell_refunded(
     order: Order, refund: Refund, withdrawal: Withdrawal | None, *, now: datetime
 ) -> None:
+    """The refund mail (T5.8), with the credit note's PDF attached."""
+    note = (
+        db.session.get(BookkeepingRecord, refund.credit_note_id) if refund.credit_note_id else None
+    )
+    attachments = (
+        [
+            mail.Attachment(
+                f"kreditfaktura-{note.number}.pdf", "application/pdf", credit_note_pdf(note)
+            )
+        ]
+        if note is not None
+        else []
+    )
     mail.queue_templated_mail(
+        attachments=attachments,
         to=withdrawal.email if withdrawal is not None else order.email,
         subject=_("Vi har betalat tillbaka för order %(number)s", number=order.number),
         template="refund",
@@ -837,6 +948,7 @@ def _tell_refunded(
             "order": order,
             "refund": refund,
             "name": withdrawal.name if withdrawal is not None else order.name,
+            "credit_note": note.number if note is not None else None,
             "method": receipts.PAYMENT_METHOD_LABELS.get(
                 order.payment_method, order.payment_method
             ),

@@ -18,7 +18,7 @@ from shop import clock
 from shop.extensions import db
 from shop.models import BookkeepingRecord, Order, OrderLine
 from shop.models.customer import Role
-from shop.services import downloads, orders, receipts
+from shop.services import downloads, orders, receipts, returns
 from shop.web.documents.forms import RevealCodeForm
 from shop.web.pages.views import safe_next
 
@@ -106,6 +106,27 @@ def invoice_pdf(number: str) -> Response:
     viewer = _viewer_for_number(number)
     record = _record(viewer.order, "invoice")
     return _pdf_response(record, f"faktura-{record.number}.pdf")
+
+
+@bp.app_template_global("order_refunds")
+def order_refunds_global(order: Order) -> list[returns.OrderRefund]:
+    """For templates/orders/_refunds.html: the order's refunds and credit notes (T5.8)."""
+    return returns.refunds_of(order)
+
+
+@bp.get("/kreditfaktura/<number>/<int:credit_number>/pdf")
+def credit_note_pdf(number: str, credit_number: int) -> Response:
+    """A credit note of the order (T5.5–T5.8), for its buyer and finance staff."""
+    viewer = _viewer_for_number(number)
+    record = returns.credit_note_for(viewer.order, credit_number)
+    if record is None:
+        abort(404)
+    response = Response(returns.credit_note_pdf(record), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = (
+        f'inline; filename="kreditfaktura-{record.number}.pdf"'
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.post("/kod/<int:line_id>/visa")

@@ -22,7 +22,9 @@ from shop.domain.withdrawal import (
     WithdrawalItem,
     WithdrawalOrder,
     credit_for_returned_item,
+    credit_without_return,
     delivery_fee_refund,
+    goods_to_return,
     last_day_to_withdraw,
     last_day_to_withdraw_item,
     refund_deadline,
@@ -270,6 +272,30 @@ def test_T5_8_refund_may_wait_for_goods_or_proof(
         proof_of_sending_on=None if proof is None else D(proof),
     )
     assert result == (None if due is None else D(due))
+
+
+@pytest.mark.parametrize(
+    ("kinds", "to_return"),
+    [
+        ((ProductKind.DOWNLOAD,), False),
+        ((ProductKind.SOFTWARE_CODE, ProductKind.DOWNLOAD), False),
+        ((), False),  # only a fee is credited
+        ((ProductKind.PHYSICAL,), True),
+        ((ProductKind.SOFTWARE_BOXED,), True),  # boxed software comes back sealed (T5.4)
+        ((ProductKind.DOWNLOAD, ProductKind.PHYSICAL), True),
+    ],
+)
+def test_T5_8_only_shipped_goods_are_waited_for(
+    kinds: tuple[ProductKind, ...], to_return: bool
+) -> None:
+    assert goods_to_return(kinds) is to_return
+
+
+def test_T5_5_T5_8_nothing_sent_back_is_credited_in_full() -> None:
+    assert credit_without_return(24900) == 24900
+    assert credit_without_return(0) == 0
+    with pytest.raises(InvalidAmount):
+        credit_without_return(-1)
 
 
 @given(
