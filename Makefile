@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := shop
 
-.PHONY: run test lint fmt install translations chromium bench bench-orders clean
+.PHONY: run test lint fmt install translations chromium bench bench-orders bench-load drill-worker-kill drill-postgres-restart clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,19 @@ bench: install
 
 bench-orders: install
 	$(BIN)/python bench/orders.py
+
+# Two minutes of browsing, search, carts and sandbox checkouts (bench/load.py);
+# e.g. `make bench-load LOAD_ARGS="--duration 20"` for a short proof run.
+LOAD_ARGS ?=
+bench-load: install
+	$(BIN)/python bench/load.py $(LOAD_ARGS)
+
+# Fault drills with real gunicorn workers and PostgreSQL servers (docs/operations-drills.md).
+drill-worker-kill: install
+	$(BIN)/python bench/drills.py worker-kill
+
+drill-postgres-restart: install
+	$(BIN)/python bench/drills.py postgres-restart
 
 clean:
 	rm -rf $(VENV) instance/shop.sqlite3 .pytest_cache .mypy_cache .ruff_cache
