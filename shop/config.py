@@ -81,6 +81,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "DOWNLOAD_DIR": str(Path(instance_path) / "downloads"),
         "DOWNLOAD_LINK_DAYS": 7,
         "DOWNLOAD_LIMIT": 5,
+        # Complaints (T6): photos outside the web root, served through a view that checks access.
+        "UPLOAD_DIR": str(Path(instance_path) / "uploads"),
+        "COMPLAINT_PHOTO_MAX_BYTES": 5 * 1024 * 1024,
+        "COMPLAINT_PHOTOS_MAX": 3,
         "SELLER": {
             "name": "Notbutiken i Norden AB",
             "street": "Musikgatan 12",

@@ -12,6 +12,7 @@ from shop.models.aftersale import (
 from shop.models.audit import AuditEntry
 from shop.models.cart import CartLine
 from shop.models.catalog import Category, Product, StockLevel
+from shop.models.complaint import Complaint, ComplaintPhoto
 from shop.models.customer import Address, Consent, Customer, PasswordResetToken, RoleGrant
 from shop.models.digital import DownloadFile, DownloadGrant, SoftwareCode
 from shop.models.invoice import (
@@ -32,6 +33,8 @@ __all__ = [
     "BookkeepingRecord",
     "CartLine",
     "Category",
+    "Complaint",
+    "ComplaintPhoto",
     "Consent",
     "CreditCheck",
     "Customer",

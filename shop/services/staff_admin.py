@@ -32,7 +32,7 @@ from shop.models import (
     Withdrawal,
 )
 from shop.models.customer import Role
-from shop.services import audit, shipping
+from shop.services import audit, complaints, shipping
 from shop.services.customers import (
     MIN_PASSWORD_LENGTH,
     find_by_email,
@@ -77,6 +77,8 @@ class TodaysWork:
     parcels_on_the_way: int
     invoices_overdue: int
     refunds_due: list[RefundDue]
+    #: Complaints not yet decided (T6).
+    complaints_open: int = 0
 
 
 def _unshipped_goods() -> Any:
@@ -95,7 +97,7 @@ def _unshipped_goods() -> Any:
 
 
 def todays_work(today: date) -> TodaysWork:
-    """The dashboard's counts, in four queries."""
+    """The dashboard's counts, in five queries."""
     to_ship = db.session.scalar(
         select(func.count(Order.id)).where(
             Order.status.in_(shipping.SHIPPABLE_STATUSES), _unshipped_goods()
@@ -123,7 +125,13 @@ def todays_work(today: date) -> TodaysWork:
             .order_by(Withdrawal.refund_due_on, Withdrawal.id)
         )
     ]
-    return TodaysWork(int(to_ship or 0), int(on_the_way or 0), int(overdue or 0), refunds)
+    return TodaysWork(
+        int(to_ship or 0),
+        int(on_the_way or 0),
+        int(overdue or 0),
+        refunds,
+        complaints.open_count(),
+    )
 
 
 # --- The order search ---------------------------------------------------------------------

@@ -84,3 +84,9 @@ PAYMENT_ERRORS = (
         "och föreningar). Välj ett annat betalsätt."
     ),
 )
+
+#: Complaint facts that contradict each other (shop.domain.complaints, T6).
+COMPLAINT_FACTS = (
+    _l("Reklamationen kan inte komma före mottagandet av varan."),
+    _l("Felet måste upptäckas mellan mottagandet och reklamationen."),
+)

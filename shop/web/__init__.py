@@ -43,6 +43,9 @@ def register_blueprints(app: Flask) -> None:
     from shop.web.newsletter.views import bp as newsletter_bp  # issue 7, consent (R2.6)
 
     app.register_blueprint(newsletter_bp)
+    from shop.web.complaints.views import bp as complaints_bp  # complaints, T6
+
+    app.register_blueprint(complaints_bp)
 
     from shop.web import filters
 

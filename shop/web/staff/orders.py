@@ -14,7 +14,7 @@ from wtforms import SelectChoice
 from shop.domain.policy import DEFAULT_POLICY
 from shop.models import Order
 from shop.models.customer import Role
-from shop.services import orders, payments, receipts, shipping, staff_admin
+from shop.services import complaints, orders, payments, receipts, shipping, staff_admin
 from shop.web.auth import staff_required
 from shop.web.staff.forms import ActionForm, DeliveryForm, OrderFilterForm
 from shop.web.staff.views import bp
@@ -86,6 +86,9 @@ def render_order_page(order: Order, *, delivery_forms: dict[int, Any] | None = N
         order=order,
         delivery_forms=forms,
         action_form=ActionForm(),
+        complaints=complaints.complaints_of(order),
+        complaint_windows=complaints.WINDOW_LABELS,
+        complaint_outcomes=complaints.OUTCOME_LABELS,
         carriers=shipping.CARRIERS,
         status_label=status_label,
         method_label=payments.method_label,

@@ -1,0 +1,1 @@
+"""Complaints (reklamation, T6): the buyer's "Reklamera vara" and the photos of the fault."""
