@@ -150,6 +150,12 @@ DATA_MAP: dict[str, TableEntry] = {
     "withdrawal_line": personal(ORDER_HISTORY),
     "return_parcel": personal(ORDER_HISTORY, not_personal="refused_reason registered_by"),
     "inspection": personal(ORDER_HISTORY, not_personal="condition inspected_by"),
+    "complaint": personal(
+        ORDER_HISTORY,
+        "description reason",
+        not_personal="window_kind window_rule status outcome return_label_reference reported_by decided_by",
+    ),
+    "complaint_photo": personal(ORDER_HISTORY, "stored_path", not_personal="content_type sha256"),
     # Bookkeeping records and credit data
     "bookkeeping_record": personal(BOOKKEEPING, "content pdf", not_personal="kind pdf_sha256"),
     "invoice": personal(BOOKKEEPING, not_personal="ocr status"),

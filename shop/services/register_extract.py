@@ -39,6 +39,7 @@ from shop.models import (
     AuditEntry,
     BookkeepingRecord,
     CartLine,
+    Complaint,
     Consent,
     CreditCheck,
     Customer,
@@ -414,6 +415,36 @@ def _refunds(customer: Customer) -> list[dict[str, Any]]:
             "completed_at": _iso(r.completed_at),
         }
         for r, number in rows
+    ]
+
+
+@section("complaints", lazy_gettext("Reklamationer"))
+def _complaints(customer: Customer) -> list[dict[str, Any]]:
+    rows = db.session.scalars(
+        select(Complaint)
+        .join(Order, Order.id == Complaint.order_id)
+        .where(Order.customer_id == customer.id)
+        .order_by(Complaint.reported_at, Complaint.id)
+    )
+    return [
+        {
+            "order": c.order.number,
+            "item": c.order_line.title,
+            "description": c.description,
+            "discovered_on": _iso(c.discovered_on),
+            "reported_at": _iso(c.reported_at),
+            "status": c.status,
+            "outcome": c.outcome,
+            "reason": c.reason,
+            "refund_ore": c.refund_ore,
+            "return_label_reference": c.return_label_reference,
+            "decided_at": _iso(c.decided_at),
+            "photos": [
+                {"content_type": p.content_type, "size_bytes": p.size_bytes, "sha256": p.sha256}
+                for p in c.photos
+            ],
+        }
+        for c in rows
     ]
 
 

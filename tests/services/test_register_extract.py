@@ -25,6 +25,7 @@ SECTIONS = [
     "withdrawals",
     "returns",
     "refunds",
+    "complaints",
     "credit_checks",
     "consents",
     "cart",
@@ -166,13 +167,33 @@ def test_the_file_is_json_named_by_pseudonym_and_day_R4_1(app: Flask) -> None:
 def test_a_section_is_one_registered_function(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(register_extract, "SECTIONS", list(register_extract.SECTIONS))
 
-    @register_extract.section("complaints", lazy_gettext("Reklamationer"))
-    def _complaints(customer: Customer) -> list[dict[str, Any]]:
+    @register_extract.section("lessons", lazy_gettext("Lektioner"))
+    def _lessons(customer: Customer) -> list[dict[str, Any]]:
         return [{"customer": customer.pseudonym}]
 
     customer = make_customer(email="ny@example.se")
     sections = register_extract.build_extract(customer, now=NOW)["sections"]
-    assert list(sections)[-1] == "complaints"
-    assert sections["complaints"] == [{"customer": customer.pseudonym}]
-    with pytest.raises(ValueError, match="already has a section 'complaints'"):
-        register_extract.section("complaints", lazy_gettext("Reklamationer"))(_complaints)
+    assert list(sections)[-1] == "lessons"
+    assert sections["lessons"] == [{"customer": customer.pseudonym}]
+    with pytest.raises(ValueError, match="already has a section 'lessons'"):
+        register_extract.section("lessons", lazy_gettext("Lektioner"))(_lessons)
+
+
+def test_complaints_are_in_the_extract_with_the_decision_R4_1(app: Flask, tmp_path: Any) -> None:
+    """A complaint (T6) is data about the person: description, outcome and reason are listed."""
+    from tests.services.test_complaints import delivered_order, report
+
+    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
+    order, line = delivered_order(date(2026, 11, 20))
+    complaint = report(line, description="Locket spricker.")
+    customer = db.session.get(Customer, order.customer_id)
+    assert customer is not None
+    sections = register_extract.build_extract(customer, now=NOW)["sections"]
+    [listed] = sections["complaints"]
+    assert listed["order"] == order.number
+    assert listed["item"] == line.title
+    assert listed["description"] == "Locket spricker."
+    assert listed["status"] == complaint.status == "open"
+    assert listed["photos"] == []
+    other = register_extract.build_extract(make_customer(email="x@example.se"), now=NOW)
+    assert other["sections"]["complaints"] == []
