@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := shop
 
-.PHONY: run test lint fmt install translations chromium bench bench-orders bench-load drill-worker-kill drill-postgres-restart clean
+.PHONY: run test lint fmt install translations chromium bench bench-orders bench-load bench-retention drill-worker-kill drill-postgres-restart clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,8 @@ drill-worker-kill: install
 
 drill-postgres-restart: install
 	$(BIN)/python bench/drills.py postgres-restart
+bench-retention: install
+	$(BIN)/python bench/retention.py
 
 clean:
 	rm -rf $(VENV) instance/shop.sqlite3 .pytest_cache .mypy_cache .ruff_cache

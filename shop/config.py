@@ -122,6 +122,22 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "PAYMENT_READ_TIMEOUT": 20.0,
         "PAYMENT_MAX_RETRIES": 2,
         "PAYMENT_RETRY_BACKOFF": 0.5,
+        # Retention policy (privacy.md R2, R4; shop/services/retention.py). Defaults are the
+        # shop's policy; the law's floors (7 years of bookkeeping, 30 days) are enforced.
+        "RETENTION_ACCOUNT_INACTIVE_YEARS": 3,
+        "RETENTION_NEVER_BOUGHT_YEARS": 2,
+        "RETENTION_BOOKKEEPING_YEARS": 7,
+        "RETENTION_CREDIT_DATA_MONTHS": 3,
+        "RETENTION_PARTICIPANT_MONTHS": 12,
+        "RETENTION_CONSENT_PROOF_YEARS": 2,
+        "RETENTION_MARKETING_MONTHS": 6,
+        "RETENTION_DATA_REQUEST_YEARS": 3,
+        "DATA_REQUEST_ACCESS_DAYS": 30,
+        "DATA_REQUEST_ERASURE_DAYS": 7,
+        # Records per sweeper batch: one transaction each (S5).
+        "RETENTION_BATCH_SIZE": 1000,
+        # Test hook for the interrupted-sweep test (S5): SIGKILL the sweep inside this batch.
+        "RETENTION_TEST_KILL_IN_BATCH": None,
     }
 
 

@@ -26,6 +26,13 @@ from shop.models.invoice import (
 from shop.models.order import Order, OrderFee, OrderLine, StockMovement
 from shop.models.outbox import OutboxAttachment, OutboxMessage
 from shop.models.payment import Payment, ProviderEvent
+from shop.models.retention import (
+    DataRequest,
+    LegalHold,
+    RetentionLock,
+    RetentionLogEntry,
+    RetentionRun,
+)
 
 __all__ = [
     "Address",
@@ -38,11 +45,13 @@ __all__ = [
     "Consent",
     "CreditCheck",
     "Customer",
+    "DataRequest",
     "DownloadFile",
     "DownloadGrant",
     "IncomingPayment",
     "Inspection",
     "Invoice",
+    "LegalHold",
     "InvoiceReminder",
     "NumberSeries",
     "Order",
@@ -55,6 +64,9 @@ __all__ = [
     "Product",
     "ProviderEvent",
     "Refund",
+    "RetentionLock",
+    "RetentionLogEntry",
+    "RetentionRun",
     "ReturnParcel",
     "RoleGrant",
     "Shipment",

@@ -17,6 +17,8 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
         Index("ix_outbox_message_status_next", "status", "next_attempt_at"),
+        #: Erasure and the sweeper delete a person's mail by address (R4.3, R2.1).
+        Index("ix_outbox_message_to_address", "to_address"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -213,3 +213,18 @@ class DetailsForm(FlaskForm):
     def validate_city(self, field: StringField) -> None:
         if self.has_address and not (field.data or "").strip():
             raise ValidationError(str(_l("Ange orten.")))
+
+
+class EraseAccountForm(FlaskForm):
+    """R4.3: the customer asks for erasure, re-entering the password."""
+
+    password = PasswordField(
+        _l("Ditt lösenord"),
+        validators=[InputRequired(message=_l("Ange ditt lösenord för att radera kontot."))],
+    )
+    understood = BooleanField(
+        _l("Jag förstår att kontot inte kan återställas."),
+        validators=[
+            InputRequired(message=_l("Bekräfta att du förstår att det inte går att ångra."))
+        ],
+    )

@@ -22,12 +22,13 @@ from shop import clock
 from shop.domain.buyers import BuyerKind
 from shop.extensions import limiter
 from shop.models import Customer
-from shop.services import accounts, mail
+from shop.services import accounts, data_requests, mail
 from shop.services import orders as order_service
-from shop.services.customers import EmailTaken
+from shop.services.customers import EmailTaken, password_matches
 from shop.web.account.forms import (
     ChangePasswordForm,
     DetailsForm,
+    EraseAccountForm,
     ForgotPasswordForm,
     LoginForm,
     RegisterForm,
@@ -260,6 +261,43 @@ def edit_details() -> Response | str:
             flash(_("Dina uppgifter är sparade."), "success")
             return redirect(url_for("account.overview"))
     return render_template("account/edit_details.html", form=form)
+
+
+@bp.route("/radera", methods=["GET", "POST"])
+@login_required
+def erase() -> tuple[str, int] | str:
+    """R4.3: the customer erases the account; what must stay is listed with reason and date."""
+    customer: Customer = current_user._get_current_object()
+    form = EraseAccountForm()
+    if request.method == "POST":
+        if form.validate_on_submit():
+            if not password_matches(customer, form.password.data or ""):
+                form.password.errors = [_("Lösenordet stämmer inte.")]
+            else:
+                try:
+                    outcome = data_requests.request_erasure(
+                        customer,
+                        channel="account",
+                        verified_by=customer.pseudonym,
+                        received_on=clock.today(),
+                        today=clock.today(),
+                        now=clock.now(),
+                    )
+                except data_requests.DataRequestProblem as problem:
+                    form.password.errors = [problem.message]
+                else:
+                    logout_user()
+                    kept = {key: session[key] for key in KEPT_SESSION_KEYS if key in session}
+                    session.clear()
+                    session.update(kept)
+                    return render_template(
+                        "account/erased.html",
+                        done=outcome.done,
+                        items=outcome.waiting,
+                        due_on=outcome.request.due_on,
+                    )
+        return render_template("account/erase.html", form=form), 400
+    return render_template("account/erase.html", form=form)
 
 
 from shop.web.account import privacy as _privacy  # noqa: E402, F401 - consent and register extract (issue 7)

@@ -28,6 +28,7 @@ from shop.web.staff import finance as _finance  # noqa: E402, F401 - finance pag
 from shop.web.staff import invoices as _invoices  # noqa: E402, F401 - registers the invoice desk (issue 4, C)
 from shop.web.staff import newsletter as _newsletter  # noqa: E402, F401 - newsletter (issue 7, R2.6)
 from shop.web.staff import orders as _orders  # noqa: E402, F401 - orders (issue 5)
+from shop.web.staff import retention as _retention  # noqa: E402, F401 - retention sweeper and data requests (issue 7, B)
 from shop.web.staff import returned_parcels as _returned_parcels  # noqa: E402, F401 - parcels that come back (issue 5, T7)
 from shop.web.staff import returns as _returns  # noqa: E402, F401 - returns desk (issue 5)
 from shop.web.staff import shipping as _shipping  # noqa: E402, F401 - shipping (issue 5)
