@@ -150,6 +150,12 @@ DATA_MAP: dict[str, TableEntry] = {
     "withdrawal_line": personal(ORDER_HISTORY),
     "return_parcel": personal(ORDER_HISTORY, not_personal="refused_reason registered_by"),
     "inspection": personal(ORDER_HISTORY, not_personal="condition inspected_by"),
+    # Data requests and the retention machinery (R2.8, S4)
+    "data_request": personal(DATA_REQUESTS, not_personal="kind channel verified_by status outcome"),
+    "legal_hold": personal(ACCOUNT, "reason", not_personal="created_by released_by"),
+    "retention_log": no_personal_data("rule_id action subject_type subject"),
+    "retention_run": no_personal_data("status runner counts"),
+    "retention_lock": no_personal_data("name holder"),
     "complaint": personal(
         ORDER_HISTORY,
         "description reason",

@@ -32,6 +32,8 @@ from shop.extensions import db
 from shop.models import (
     Address,
     CartLine,
+    Complaint,
+    ComplaintPhoto,
     Consent,
     CreditCheck,
     Customer,
@@ -141,10 +143,32 @@ def _credit_checks_of_orders(order_ids: Sequence[int], now: datetime) -> None:
     )
 
 
+def _complaints(order_ids: Sequence[int], now: datetime) -> None:
+    """R2.1: what the buyer wrote, the reason written to them and the photos go; the
+    outcome, dates and amounts stay. The photo files follow in
+    :func:`shop.services.complaints.remove_unreferenced_photos` after the commit."""
+    of_orders = select(Complaint.id).where(id_in(Complaint.order_id, order_ids))
+    db.session.execute(
+        delete(ComplaintPhoto)
+        .where(ComplaintPhoto.complaint_id.in_(of_orders))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(Complaint)
+        .where(id_in(Complaint.order_id, order_ids))
+        .values(
+            description="",
+            reason=sa.case((Complaint.reason.is_(None), None), else_=""),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 #: Per-order steps, run by :func:`anonymise_orders` (withdrawals, credit data, …).
 ORDER_STEPS: list[Callable[[Sequence[int], datetime], None]] = [
     _withdrawals,
     _credit_checks_of_orders,
+    _complaints,
 ]
 
 

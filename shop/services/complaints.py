@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -187,6 +187,33 @@ def photo_path(photo: ComplaintPhoto) -> Path | None:
     if root not in path.parents or not path.is_file():
         return None
     return path
+
+
+#: A file younger than this may belong to a report whose transaction has not committed yet.
+UNREFERENCED_GRACE = timedelta(hours=1)
+
+
+def remove_unreferenced_photos(*, now: datetime) -> list[str]:
+    """Delete photo files no complaint names any more (after erasure or a sweep, R2.1, R4.3).
+
+    Rows go in the anonymising transaction; the files go after it committed, so a rolled
+    back or killed batch never leaves a row without its file. A file written in the last
+    hour is left alone: its report may still be committing. Returns the names removed.
+    """
+    folder = upload_dir() / "complaints"
+    if not folder.is_dir():
+        return []
+    known = set(db.session.scalars(select(ComplaintPhoto.stored_path)))
+    cutoff = (now - UNREFERENCED_GRACE).timestamp()
+    removed = []
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or f"complaints/{path.name}" in known:
+            continue
+        if path.stat().st_mtime > cutoff:
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path.name)
+    return removed
 
 
 def photo_of(complaint: Complaint, photo_id: int) -> ComplaintPhoto | None:

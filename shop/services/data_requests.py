@@ -17,8 +17,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from shop.clock import local_date
 from shop.domain.policy import Policy
 from shop.domain.retention import (
     BookkeepingFacts,
@@ -37,7 +38,9 @@ from shop.models import (
     Order,
     Shipment,
 )
+from shop.services import register_extract
 from shop.services.anonymisation import anonymise_customers
+from shop.services.complaints import remove_unreferenced_photos
 from shop.services.retention import (
     customer_holds,
     order_holds,
@@ -214,6 +217,7 @@ def request_erasure(
         now,
     )
     db.session.commit()
+    remove_unreferenced_photos(now=now)
     return ErasureOutcome(request, done, tuple(waiting + bookkeeping))
 
 
@@ -283,6 +287,47 @@ def record_access_request(
     )
     db.session.commit()
     return request
+
+
+def extract_for_request(request: DataRequest, *, actor: str, now: datetime) -> tuple[bytes, str]:
+    """R4.1, R4.5: the register extract staff send for a verified access request by mail.
+
+    Returns the JSON file and its name; the download is audited on the request (no personal
+    data in the entry). Refused for an erasure request or an account no longer there.
+    """
+    customer = db.session.get(Customer, request.customer_id) if request.customer_id else None
+    if request.kind != DataRequestKind.ACCESS.value or customer is None:
+        raise DataRequestProblem(
+            _("Det finns inget registerutdrag att ta fram för den här begäran.")
+        )
+    if customer.anonymised_at is not None:
+        raise DataRequestProblem(
+            _("Kontot är anonymiserat: det finns inga uppgifter att lämna ut.")
+        )
+    data = register_extract.extract_json(customer, now=now)
+    db.session.add(
+        AuditEntry(
+            at=now,
+            actor=actor[:40],
+            action="access_request_extract",
+            subject_type="data_request",
+            subject_id=str(request.id),
+            details={},
+            rule_id="R4.1",
+        )
+    )
+    db.session.commit()
+    return data, register_extract.extract_filename(customer, today=local_date(now))
+
+
+def due_count() -> tuple[int, date | None]:
+    """The dashboard's tile: requests not yet answered and the earliest last day, one query."""
+    count, earliest = db.session.execute(
+        select(func.count(DataRequest.id), func.min(DataRequest.due_on)).where(
+            DataRequest.status != "done"
+        )
+    ).one()
+    return int(count or 0), earliest
 
 
 def close_access_request(request: DataRequest, *, actor: str, today: date, now: datetime) -> None:

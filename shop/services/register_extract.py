@@ -43,6 +43,7 @@ from shop.models import (
     Consent,
     CreditCheck,
     Customer,
+    DataRequest,
     DownloadGrant,
     Inspection,
     Invoice,
@@ -487,6 +488,26 @@ def _consents(customer: Customer) -> list[dict[str, Any]]:
             "email": c.email,
         }
         for c in rows
+    ]
+
+
+@section("data_requests", lazy_gettext("Dataförfrågningar"))
+def _data_requests(customer: Customer) -> list[dict[str, Any]]:
+    rows = db.session.scalars(
+        select(DataRequest)
+        .where(DataRequest.customer_id == customer.id)
+        .order_by(DataRequest.received_on, DataRequest.id)
+    )
+    return [
+        {
+            "kind": r.kind,
+            "channel": r.channel,
+            "received_on": _iso(r.received_on),
+            "due_on": _iso(r.due_on),
+            "status": r.status,
+            "closed_on": _iso(r.closed_on),
+        }
+        for r in rows
     ]
 
 

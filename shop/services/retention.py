@@ -60,6 +60,7 @@ from shop.domain.retention import (
 from shop.extensions import db
 from shop.models import (
     BookkeepingRecord,
+    Complaint,
     Consent,
     CreditCheck,
     Customer,
@@ -77,6 +78,7 @@ from shop.models import (
 )
 from shop.services.anonymisation import anonymise_customers, anonymise_orders, id_in
 from shop.services.bookkeeping import ALLOW_PURGE
+from shop.services.complaints import remove_unreferenced_photos
 
 #: App config key → Policy field: the retention policy as configuration (R2, R4).
 POLICY_SETTINGS: dict[str, tuple[str, str]] = {
@@ -144,10 +146,16 @@ def _order_unpaid_invoice(sweep_on: date, policy: Policy) -> ColumnElement[bool]
     return exists().where(Invoice.order_id == Order.id, Invoice.status.in_(UNPAID_INVOICE))
 
 
-#: Holds on one order: (reason, SQL condition on ``Order``). Complaints (R3.3) go here.
+def _order_open_complaint(sweep_on: date, policy: Policy) -> ColumnElement[bool]:
+    """R3.3: a complaint staff have not decided yet."""
+    return exists().where(Complaint.order_id == Order.id, Complaint.status == "open")
+
+
+#: Holds on one order: (reason, SQL condition on ``Order``).
 ORDER_HOLDS: list[tuple[HoldReason, Callable[[date, Policy], ColumnElement[bool]]]] = [
     (HoldReason.ORDER_IN_PROGRESS, _order_in_progress),
     (HoldReason.UNPAID_INVOICE, _order_unpaid_invoice),
+    (HoldReason.OPEN_COMPLAINT, _order_open_complaint),
 ]
 
 
@@ -734,6 +742,11 @@ def sweep(
         try:
             for rule in RULES:
                 rule(ctx)
+            if not dry_run:
+                # Photo files of complaints anonymised above (their rows went with the batch).
+                files = remove_unreferenced_photos(now=now)
+                if files:
+                    ctx.counts["R2.1 delete photo file"] += len(files)
         except Exception:
             db.session.rollback()
             if ctx.run is not None:

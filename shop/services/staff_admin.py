@@ -32,7 +32,7 @@ from shop.models import (
     Withdrawal,
 )
 from shop.models.customer import Role
-from shop.services import audit, complaints, shipping
+from shop.services import audit, complaints, data_requests, shipping
 from shop.services.customers import (
     MIN_PASSWORD_LENGTH,
     find_by_email,
@@ -79,6 +79,9 @@ class TodaysWork:
     refunds_due: list[RefundDue]
     #: Complaints not yet decided (T6).
     complaints_open: int = 0
+    #: Data requests not yet answered (R4.1, R4.3) and the earliest last day among them.
+    data_requests_due: int = 0
+    data_requests_first_due: date | None = None
 
 
 def _unshipped_goods() -> Any:
@@ -131,6 +134,7 @@ def todays_work(today: date) -> TodaysWork:
         int(overdue or 0),
         refunds,
         complaints.open_count(),
+        *data_requests.due_count(),
     )
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from shop.domain.lifecycle import OrderStatus
 from shop.extensions import db
-from shop.models import Address, Consent, Customer, Order, Withdrawal
+from shop.models import Address, Complaint, Consent, Customer, Order, Withdrawal
 from shop.services import checkout, fulfilment, orders
 from shop.services.checkout import PostalAddress
 from tests.factories import checkout_details, make_customer, make_product
@@ -143,3 +143,25 @@ def occurrences(needles: tuple[str, ...]) -> dict[str, list[str]]:
                     if hit:
                         found.setdefault(needle, []).append(f"{table.name}.{column.name}")
     return found
+
+
+def add_complaint(order: Order, *, status: str = "open", text: str = "") -> Complaint:
+    """A complaint on the order's first line; ``status="decided"`` gives it a rejection."""
+    decided = status == "decided"
+    complaint = Complaint(
+        order_id=order.id,
+        order_line_id=order.lines[0].id,
+        description=text or "Trasig vid leverans.",
+        reported_at=order.placed_at,
+        reported_on=order.placed_at.date(),
+        window_kind="normal",
+        window_rule="T6.1",
+        normal_last_day=order.placed_at.date(),
+        status=status,
+        outcome="rejection" if decided else None,
+        reason=text if decided else None,
+        reported_by="customer:test",
+    )
+    db.session.add(complaint)
+    db.session.commit()
+    return complaint

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import os
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -10,11 +12,24 @@ from sqlalchemy import select
 
 from shop.domain.lifecycle import OrderStatus
 from shop.extensions import db
-from shop.models import BookkeepingRecord, Consent, Customer, DataRequest, Order
+from shop.models import (
+    BookkeepingRecord,
+    ComplaintPhoto,
+    Consent,
+    Customer,
+    DataRequest,
+    Order,
+)
 from shop.services import accounts, data_requests, orders
 from shop.services.retention import sweep
 from tests.factories import PASSWORD, make_customer
-from tests.services.retention_helpers import PERSON, make_person, occurrences
+from tests.services.retention_helpers import (
+    PERSON,
+    Person,
+    add_complaint,
+    make_person,
+    occurrences,
+)
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 23)
@@ -61,6 +76,66 @@ def test_r4_3_erasure_leaves_the_person_only_in_the_bookkeeping_records(app: Fla
         assert set(found.get(needle, [])) <= {"bookkeeping_record.content"}, needle
     assert PERSON.name in str(receipt.content)
     assert accounts.authenticate(PERSON.email, PASSWORD) is None
+
+
+def test_r4_3_erasure_removes_complaint_texts_and_photo_files(app: Flask, tmp_path: Path) -> None:
+    """R4.3 with T6: what the person wrote in a complaint, the reason written back to them and
+    their photos (row and file) go at once; a photo another complaint still names stays."""
+    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
+    folder = tmp_path / "uploads" / "complaints"
+    folder.mkdir(parents=True)
+    customer, order = make_person(placed_at=datetime(2026, 9, 1, 10, tzinfo=UTC))
+    complaint = add_complaint(order, status="decided", text=f"Hej {PERSON.name}, {PERSON.phone}")
+    hour_ago = (NOW - timedelta(hours=2)).timestamp()
+    for name in ("theirs.jpg", "others.jpg"):
+        (folder / name).write_bytes(b"\xff\xd8 photo")
+        os.utime(folder / name, (hour_ago, hour_ago))
+    db.session.add(
+        ComplaintPhoto(
+            complaint_id=complaint.id,
+            stored_path="complaints/theirs.jpg",
+            content_type="image/jpeg",
+            size_bytes=8,
+            sha256="0" * 64,
+            created_at=NOW,
+        )
+    )
+    _, other_order = make_person(
+        Person("o@example.se", "Otto Annan", "070-000 00 00", "Annanvägen 1", "Annanby")
+    )
+    other = add_complaint(other_order)
+    db.session.add(
+        ComplaintPhoto(
+            complaint_id=other.id,
+            stored_path="complaints/others.jpg",
+            content_type="image/jpeg",
+            size_bytes=8,
+            sha256="1" * 64,
+            created_at=NOW,
+        )
+    )
+    db.session.commit()
+    assert erase(customer).done
+    found = occurrences(PERSON.needles)
+    for needle in PERSON.needles:
+        assert set(found.get(needle, [])) <= {"bookkeeping_record.content"}, needle
+    assert sorted(p.name for p in folder.iterdir()) == ["others.jpg"]
+    assert db.session.scalars(select(ComplaintPhoto.stored_path)).all() == ["complaints/others.jpg"]
+
+
+def test_a_photo_file_younger_than_an_hour_is_left_for_its_report_to_commit(
+    app: Flask, tmp_path: Path
+) -> None:
+    """The clean-up after erasure never races a report still being saved."""
+    from shop.services.complaints import remove_unreferenced_photos
+
+    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
+    folder = tmp_path / "uploads" / "complaints"
+    folder.mkdir(parents=True)
+    (folder / "new.jpg").write_bytes(b"x")
+    moment = datetime.fromtimestamp((folder / "new.jpg").stat().st_mtime, tz=UTC)
+    assert remove_unreferenced_photos(now=moment + timedelta(minutes=59)) == []
+    assert remove_unreferenced_photos(now=moment + timedelta(minutes=61)) == ["new.jpg"]
 
 
 def test_r4_3_a_held_order_waits_and_the_sweeper_finishes_the_erasure(app: Flask) -> None:

@@ -28,6 +28,7 @@ SECTIONS = [
     "complaints",
     "credit_checks",
     "consents",
+    "data_requests",
     "cart",
     "audit",
 ]

@@ -31,7 +31,7 @@ from shop.models import (
 from shop.services import accounts, data_requests, retention
 from shop.services.retention import ReportLine, SweepLocked, sweep
 from tests.factories import PASSWORD, make_customer, make_order
-from tests.services.retention_helpers import PERSON, make_person, occurrences
+from tests.services.retention_helpers import PERSON, add_complaint, make_person, occurrences
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -192,6 +192,22 @@ def test_r3_2_an_unpaid_invoice_holds_the_customer(app: Flask) -> None:
     db.session.commit()
     run(date(2026, 6, 1))
     assert anonymised(customer)
+
+
+def test_r3_3_an_open_complaint_holds_the_customer(app: Flask) -> None:
+    """R3.3: an open complaint holds; once staff decided it, the customer goes and the
+    complaint keeps its outcome but loses what was written."""
+    customer = buyer(date(2022, 1, 1))
+    order = db.session.scalars(select(Order).where(Order.customer_id == customer.id)).one()
+    complaint = add_complaint(order, text="Ingrid ringde om locket.")
+    assert run(date(2026, 6, 1)).counts == {"R3.3 hold": 1}
+    assert not anonymised(customer)
+    complaint.status, complaint.outcome, complaint.reason = "decided", "repair", "Vi lagar."
+    db.session.commit()
+    run(date(2026, 6, 1))
+    assert anonymised(customer)
+    db.session.refresh(complaint)
+    assert (complaint.outcome, complaint.description, complaint.reason) == ("repair", "", "")
 
 
 def test_r3_5_a_staff_hold_stops_the_sweep_until_released(app: Flask) -> None:

@@ -172,3 +172,64 @@ def test_r4_3_staff_enter_a_verified_erasure_and_see_the_queue(app: Flask) -> No
     answered = post_form(staff, f"{url}/{request.id}/besvarad", {}, form_url=url)
     assert answered.status_code == 302
     assert post_form(staff, f"{url}/999999/besvarad", {}, form_url=url).status_code == 404
+
+
+def test_r4_5_staff_download_the_extract_for_a_verified_access_request(app: Flask) -> None:
+    """R4.1, R4.5: staff produce the same JSON file the customer gets, for an access request
+    only; the download is audited; customers get 403 and an unknown request 404."""
+    import json
+
+    from shop.models import AuditEntry
+
+    person = make_customer(email="utdrag@example.se", name="Ulla Utdrag")
+    make_customer(email="brev@example.se")
+    staff = staff_client(app, "personal@example.se", Role.STAFF)
+    url = "/staff/dataforfragningar"
+    post_form(
+        staff, url, {"email": "utdrag@example.se", "kind": "access", "received_on": "2026-11-01"}
+    )
+    request = db.session.query(DataRequest).filter_by(customer_id=person.id).one()
+    assert f"{url}/{request.id}/registerutdrag.json" in staff.get(url).get_data(as_text=True)
+
+    response = staff.get(f"{url}/{request.id}/registerutdrag.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert f"registerutdrag-{person.pseudonym}-" in response.headers["Content-Disposition"]
+    assert response.headers["Cache-Control"] == "no-store"
+    extract = json.loads(response.get_data())
+    assert extract["sections"]["account"]["email"] == "utdrag@example.se"
+    assert [r["kind"] for r in extract["sections"]["data_requests"]] == ["access"]
+    assert "brev@example.se" not in response.get_data(as_text=True)
+    audited = db.session.query(AuditEntry).filter_by(action="access_request_extract").one()
+    assert audited.subject_id == str(request.id)
+
+    customer = new_client(app)
+    log_in(customer, "brev@example.se")
+    assert customer.get(f"{url}/{request.id}/registerutdrag.json").status_code == 403
+    assert staff.get(f"{url}/999999/registerutdrag.json").status_code == 404
+
+    post_form(
+        staff, url, {"email": "brev@example.se", "kind": "erasure", "received_on": "2026-11-01"}
+    )
+    erasure = db.session.query(DataRequest).filter_by(kind="erasure").one()
+    refused = staff.get(f"{url}/{erasure.id}/registerutdrag.json")
+    assert refused.status_code == 302
+    followed = staff.get(refused.headers["Location"]).get_data(as_text=True)
+    assert "Det finns inget registerutdrag att ta fram" in followed
+
+
+def test_the_dashboard_counts_data_requests_due_r4_3(app: Flask) -> None:
+    """The staff dashboard shows how many data requests wait and the earliest last day."""
+    make_customer(email="utdrag@example.se")
+    staff = staff_client(app, "personal@example.se", Role.STAFF)
+    with time_machine.travel(datetime(2026, 11, 24, 9, 0, tzinfo=UTC), tick=False):
+        assert 'id="data-requests-due">0<' in staff.get("/staff/").get_data(as_text=True)
+        post_form(
+            staff,
+            "/staff/dataforfragningar",
+            {"email": "utdrag@example.se", "kind": "access", "received_on": "2026-11-01"},
+        )
+        page = staff.get("/staff/").get_data(as_text=True)
+    assert 'id="data-requests-due">1<' in page
+    assert "2026-12-01" in page
+    assert 'class="deadline-near"' not in page.split('id="data-requests-due"')[1].split("</li>")[0]

@@ -185,6 +185,24 @@ def data_request_new() -> Any:
     return _queue_page(outcome=outcome)
 
 
+@bp.get("/dataforfragningar/<int:request_id>/registerutdrag.json")
+@staff_required(Role.STAFF)
+def data_request_extract(request_id: int) -> Response:
+    """R4.1, R4.5: the register extract to send for a verified access request."""
+    request = db.session.get(DataRequest, request_id)
+    if request is None:
+        abort(404)
+    try:
+        data, filename = data_requests.extract_for_request(request, actor=_actor(), now=clock.now())
+    except data_requests.DataRequestProblem as problem:
+        flash(problem.message, "error")
+        return redirect(url_for("staff.data_request_queue"))
+    response = Response(data, mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.post("/dataforfragningar/<int:request_id>/besvarad")
 @staff_required(Role.STAFF)
 def data_request_answered(request_id: int) -> Response:
