@@ -39,7 +39,7 @@ Settings, and why:
   (32 buyers from one address would otherwise be a denial of service).
 - ``SHOP_PAYMENT_SANDBOX_STATE_FILE``: the test payment page and its buttons
   may be served by any of the 4 workers, so the sandbox's state must be shared
-  between processes (the JSON file store, with its ``flock``).
+  between processes (the JSON file store: one small file per payment).
 
 How the figures compare (the issue's goal: "at least 15 % of the bare app's
 requests per second, with p99 under 250 ms at 32 concurrent buyers"):

@@ -43,9 +43,17 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
 
 
 class OutboxAttachment(db.Model):  # type: ignore[name-defined,misc]
-    """A file sent with an outbox message (a PDF invoice, a withdrawal form)."""
+    """A file sent with an outbox message (a PDF invoice, a withdrawal form).
+
+    Either ``data`` itself, or ``record_id``: the bookkeeping record (a receipt)
+    whose PDF is attached, rendered from its frozen content when the mail is
+    sent rather than in the request that queued it.
+    """
 
     __tablename__ = "outbox_attachment"
+    __table_args__ = (
+        CheckConstraint("data IS NOT NULL OR record_id IS NOT NULL", name="data_or_record"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(
@@ -53,6 +61,11 @@ class OutboxAttachment(db.Model):  # type: ignore[name-defined,misc]
     )
     filename: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(100))
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: Only a reference: when the retention purge deletes the record (R2.3, after 7 years),
+    #: the long-sent mail's reference to it goes with it.
+    record_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bookkeeping_record.id", ondelete="CASCADE"), index=True
+    )
 
     message: Mapped[OutboxMessage] = relationship(back_populates="attachments")

@@ -9,23 +9,23 @@ same event) and returns a webhook-like event signed with HMAC-SHA256 under a
 key derived from the app's ``SECRET_KEY``. The caller feeds it to the same
 webhook path as Stripe's (verify → unique event row → apply once).
 
-State lives in a :class:`SandboxStore`: in memory (one process), or a JSON
-file (``PAYMENT_SANDBOX_STATE_FILE``) so that several processes (gunicorn
-workers) and restarts agree; the test payment page and its buttons may be
+State lives in a :class:`SandboxStore`: in memory (one process), or JSON
+files next to ``PAYMENT_SANDBOX_STATE_FILE`` (one per payment) so that several
+processes (gunicorn workers) and restarts agree; the test payment page and its buttons may be
 served by any worker, so with more than one worker the file is required.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import hmac
 import json
 import os
+import re
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -57,6 +57,8 @@ from shop.payments.errors import (
 PROVIDER = "sandbox"
 SIGNATURE_HEADER = "Sandbox-Signature"
 WEBHOOK_TOLERANCE_SECONDS = 300
+#: What a payment reference may look like (``sbx_`` and hex digits when the provider makes it).
+_REFERENCE_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")
 DEFAULT_PAY_URL = "/kassa/testbetalning/{provider_reference}"
 TEST_PAYMENT_NOTICE = (
     "Det här är en testbetalning. Inga pengar dras och inget kort eller konto belastas."
@@ -169,69 +171,66 @@ class MemorySandboxStore:
 
 
 class JsonFileSandboxStore:
-    """Payments in one JSON file, shared by several processes (gunicorn workers) and restarts.
+    """Payments as small JSON files, shared by several processes (gunicorn workers) and restarts.
 
-    POSIX only (``fcntl.flock``: Linux, macOS; a local file system, not NFS).
-    Every :meth:`put` is a read-modify-write of the whole file, so it holds an
-    exclusive ``flock`` on the lock file ``<file>.lock`` from the read to the
-    replace: two workers saving different payments at once both keep theirs
-    (without the lock the later write silently drops the other's payment). The
-    lock is on a file of its own because the JSON file is replaced on every
-    write (a new inode), and a lock on a replaced file protects nothing. Each
-    :meth:`put` opens the lock file itself, so threads of one process also
-    exclude each other (``flock`` locks belong to the open file, not the
-    process). The new content goes to a temporary file that replaces the old
-    one (``os.replace``), so :meth:`get` needs no lock: it reads the old file
-    or the new one, never half of one.
+    ``path`` names the store (``PAYMENT_SANDBOX_STATE_FILE``); each payment is
+    the file ``<path>.d/<reference>.json``. A save writes a temporary file in
+    that directory and renames it over the payment's file (``os.replace``), so
+    a reader sees the old payment or the new one, never half of one, and two
+    processes saving different payments never write the same file: no lock is
+    needed, and a read or a save costs the same however many payments the
+    store holds (one file for all payments, read and rewritten whole under a
+    lock on every save, made each payment slower than the one before).
 
-    The lock makes each save safe, not a provider's get-check-put: two
-    processes changing the *same* payment at once may still both act on the
-    state they read (harmless for the sandbox: its events are deduplicated
-    downstream).
+    Two processes changing the *same* payment at once may both act on the
+    state they read, and one save wins (harmless for the sandbox: its events
+    are deduplicated downstream).
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.directory = self.path.with_name(self.path.name + ".d")
 
-    def _load(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        """Hold the exclusive lock on ``<file>.lock`` (blocking until it is free)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+    def _file(self, reference: str) -> Path | None:
+        """The payment's file; None for a reference that cannot be one (it comes from URLs)."""
+        if not _REFERENCE_RE.fullmatch(reference):
+            return None
+        return self.directory / f"{reference}.json"
 
     def get(self, reference: str) -> SandboxPayment | None:
-        raw = self._load().get(reference)
+        file = self._file(reference)
+        if file is None:
+            return None
+        try:
+            raw = json.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
         return SandboxPayment.from_json(raw) if isinstance(raw, dict) else None
 
     def put(self, payment: SandboxPayment) -> None:
-        with self._locked():
-            data = self._load()
-            data[payment.reference] = payment.to_json()
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".sandbox-", suffix=".json")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
-                os.replace(tmp, self.path)
-            except BaseException:
-                with suppress(FileNotFoundError):
-                    os.unlink(tmp)
-                raise
+        file = self._file(payment.reference)
+        if file is None:
+            raise ValueError(f"not a sandbox payment reference: {payment.reference!r}")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".sandbox-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(payment.to_json(), handle, ensure_ascii=False, separators=(",", ":"))
+            os.replace(tmp, file)
+        except BaseException:
+            with suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def references(self) -> set[str]:
+        """Every stored payment's reference."""
+        if not self.directory.is_dir():
+            return set()
+        return {
+            entry.name.removesuffix(".json")
+            for entry in self.directory.iterdir()
+            if entry.name.endswith(".json") and not entry.name.startswith(".")
+        }
 
 
 def sign(payload: bytes, key: bytes, timestamp: int) -> str:

@@ -9,16 +9,23 @@ and so does an ORM bulk ``update(BookkeepingRecord)`` / ``delete(...)``.
 The only exception is the retention purge (R2.3, after 7 years), which
 marks its session with ``session.info["allow_bookkeeping_purge"] = True``:
 it may DELETE, never UPDATE.
+
+A receipt is issued with its content and without its PDF (rendering it is
+kept out of the payment request): :func:`store_pdf_once` fills the PDF and its
+SHA-256 in once, with a conditional UPDATE that only matches a record that has
+no PDF yet, so a stored PDF is never replaced.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
+from shop.extensions import db
 from shop.models import BookkeepingRecord
 
 #: The session flag the retention purge sets to delete expired records.
@@ -53,6 +60,24 @@ def _refuse_bulk(state: ORMExecuteState) -> None:
     if state.is_delete and state.session.info.get(ALLOW_PURGE):
         return
     raise BookkeepingRecordImmutable("Utfärdade bokföringsposter kan inte ändras eller raderas.")
+
+
+def store_pdf_once(record: BookkeepingRecord, pdf: bytes) -> bytes:
+    """Store ``pdf`` as the PDF of a record issued without one; the PDF stored, whoever won.
+
+    The UPDATE matches only while the record has no PDF, so the first PDF
+    stored stays (on PostgreSQL a second writer waits for the first to commit,
+    then matches nothing). The record is re-read either way. Does not commit.
+    """
+    table = BookkeepingRecord.__table__
+    db.session.execute(
+        update(table)
+        .where(table.c.id == record.id, table.c.pdf.is_(None))
+        .values(pdf=pdf, pdf_sha256=hashlib.sha256(pdf).hexdigest())
+    )
+    db.session.refresh(record, ["pdf", "pdf_sha256"])
+    assert record.pdf is not None
+    return record.pdf
 
 
 def install_guard() -> None:

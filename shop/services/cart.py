@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from shop.domain.catalog import ProductKind, SizeClass
@@ -56,6 +56,37 @@ class NotEnoughStock(CartError):
 
 
 # --- Rules shared by both kinds of cart ------------------------------------------
+
+
+#: ``Session.info`` key: the products :func:`products_by_id` loaded in this session.
+_LOADED_PRODUCTS = "shop.cart.products"
+
+
+def products_by_id(ids: Iterable[int]) -> dict[int, Product]:
+    """The products with these ids (missing ones left out), read once per request.
+
+    The cart check, the quote and placing the order each need the cart's
+    products, several times in one request. A product this session loaded
+    already through here, still in the session and not expired, is reused: a
+    second ``SELECT`` would not change it anyway (SQLAlchemy keeps the loaded
+    attributes of an object when a query meets its row again). The session
+    holds them in ``Session.info`` (its identity map alone keeps only weak
+    references). A commit or rollback expires them, so they are read afresh
+    after it; a new request has a new session.
+    """
+    loaded: dict[int, Product] = db.session.info.setdefault(_LOADED_PRODUCTS, {})
+    found: dict[int, Product] = {}
+    missing: list[int] = []
+    for product_id in dict.fromkeys(ids):
+        known = loaded.get(product_id)
+        if known is not None and known in db.session and not inspect(known).expired_attributes:
+            found[product_id] = known
+        else:
+            missing.append(product_id)
+    if missing:
+        for product in db.session.scalars(select(Product).where(Product.id.in_(missing))).unique():
+            found[product.id] = loaded[product.id] = product
+    return found
 
 
 def get_product(product_id: int) -> Product:
@@ -345,10 +376,7 @@ def _problem(product: Product, quantity: int) -> str | None:
 
 def summarise(lines: Mapping[int, int], *, policy: Policy = DEFAULT_POLICY) -> CartSummary:
     """Price a cart (``{product_id: quantity}``) from the database, with VAT and delivery."""
-    products = {
-        p.id: p
-        for p in db.session.scalars(select(Product).where(Product.id.in_(list(lines)))).unique()
-    }
+    products = products_by_id(lines)
     items = tuple(
         CartItem(product=products[pid], quantity=qty, problem=_problem(products[pid], qty))
         for pid, qty in lines.items()

@@ -51,13 +51,12 @@ from shop.models import (
     Order,
     OrderFee,
     OrderLine,
-    Product,
     StockLevel,
     StockMovement,
 )
 from shop.services import numbering, stock
 from shop.services.accounts import AccountError, normalise_postcode
-from shop.services.cart import MAX_QUANTITY
+from shop.services.cart import MAX_QUANTITY, products_by_id
 
 #: Default minutes an order may stay unpaid before ``flask orders expire`` cancels it.
 DEFAULT_PAYMENT_TIMEOUT_MINUTES = 30
@@ -172,12 +171,7 @@ def _load_lines(lines: list[QuoteLine]) -> tuple[QuotedLine, ...]:
                 _("Ange ett antal från 1 till %(max)d.", max=MAX_QUANTITY), field="cart"
             )
         wanted[line.product_id] = wanted.get(line.product_id, 0) + line.quantity
-    products = {
-        p.id: p
-        for p in db.session.scalars(
-            select(Product).where(Product.id.in_(list(wanted))).order_by(Product.id)
-        ).unique()
-    }
+    products = products_by_id(wanted)
     quoted: list[QuotedLine] = []
     for product_id, quantity in wanted.items():
         product = products.get(product_id)

@@ -7,7 +7,10 @@ transaction it moves the order to ``confirmed``, delivers digital lines
 line), issues the receipt or the invoice, and queues the order confirmation
 mail: text and HTML with the receipt or invoice summary (VAT per rate, T2.1),
 the terms version, the withdrawal information (T5) and the EU model
-withdrawal form, with the invoice PDF (and the form as PDF) attached.
+withdrawal form, with the invoice PDF (and the form as PDF) attached. A
+receipt's PDF is not rendered here: the mail refers to the receipt, whose
+content is frozen in this transaction, and the outbox worker renders the PDF
+when it sends the mail (:func:`shop.services.receipts.record_pdf`).
 """
 
 from __future__ import annotations
@@ -129,9 +132,9 @@ def confirm_order(order: Order, *, now: datetime) -> None:
         )
     else:
         record = receipts.issue_receipt(order, now=now)
-        assert record.pdf is not None
+        # The content is frozen now; the worker renders the PDF when it sends the mail.
         attachments.append(
-            mail.Attachment(f"kvitto-{record.number}.pdf", "application/pdf", record.pdf)
+            mail.Attachment(f"kvitto-{record.number}.pdf", "application/pdf", record_id=record.id)
         )
     queue_confirmation(
         order,

@@ -43,7 +43,8 @@ from sqlalchemy import select, update
 
 from shop import clock
 from shop.extensions import db
-from shop.models import OutboxAttachment, OutboxMessage
+from shop.models import BookkeepingRecord, OutboxAttachment, OutboxMessage
+from shop.services import receipts
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +65,22 @@ sent_messages: list[EmailMessage] = []
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file to send with a mail (a PDF invoice, the withdrawal form)."""
+    """A file to send with a mail (a PDF invoice, the withdrawal form).
+
+    ``data``, or ``record_id``: the bookkeeping record (a receipt) whose PDF
+    is attached; the worker renders it from the record's frozen content when
+    it sends the mail (:func:`shop.services.receipts.record_pdf`), so the
+    request that queues the mail does not.
+    """
 
     filename: str
     content_type: str
-    data: bytes
+    data: bytes | None = None
+    record_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.data is None) == (self.record_id is None):
+            raise ValueError("an attachment has either data or a bookkeeping record")
 
 
 def _in_language(language: str | None) -> AbstractContextManager[None]:
@@ -131,6 +143,7 @@ def queue_mail(
                 filename=attachment.filename,
                 content_type=attachment.content_type,
                 data=attachment.data,
+                record_id=attachment.record_id,
             )
         )
     db.session.add(message)
@@ -189,7 +202,7 @@ class ConsoleBackend:
     def send(self, email: EmailMessage, outbox: OutboxMessage) -> None:
         lines = [f"{name}: {value}" for name, value in email.items()]
         files = [
-            f"[Bilaga: {a.filename} ({a.content_type}, {len(a.data)} byte)]"
+            f"[Bilaga: {a.filename} ({a.content_type}, {len(attachment_data(a))} byte)]"
             for a in outbox.attachments
         ]
         click.echo("\n".join(["-" * 72, *lines, "", outbox.body_text, *files, "-" * 72]))
@@ -242,8 +255,22 @@ def backend_from_config(config: Mapping[str, Any]) -> MailBackend:
     raise ValueError(f"MAIL_BACKEND must be one of console, file, smtp or memory, not {name!r}.")
 
 
+def attachment_data(attachment: OutboxAttachment) -> bytes:
+    """The attachment's bytes; a receipt's PDF is rendered and stored the first time."""
+    if attachment.data is not None:
+        return attachment.data
+    record = db.session.get(BookkeepingRecord, attachment.record_id)
+    if record is None:
+        raise LookupError(f"attachment {attachment.filename}: no bookkeeping record")
+    return receipts.record_pdf(record)
+
+
 def build_email(outbox: OutboxMessage, *, sender: str, sent_at: datetime) -> EmailMessage:
-    """The RFC 5322 message for an outbox row: text, an HTML alternative if any, attachments."""
+    """The RFC 5322 message for an outbox row: text, an HTML alternative if any, attachments.
+
+    A receipt attached by reference is rendered (and stored) here, in the
+    worker's transaction, on the first send.
+    """
     email = EmailMessage()
     email["From"] = sender
     email["To"] = outbox.to_address
@@ -259,7 +286,7 @@ def build_email(outbox: OutboxMessage, *, sender: str, sent_at: datetime) -> Ema
     for attachment in outbox.attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
         email.add_attachment(
-            attachment.data,
+            attachment_data(attachment),
             maintype=maintype,
             subtype=subtype or "octet-stream",
             filename=attachment.filename,
@@ -344,8 +371,12 @@ def deliver(message: OutboxMessage, *, backend: MailBackend, now: datetime) -> s
     """Send one claimed message and record the outcome: ``sent``, ``pending`` or ``failed``."""
     sender = str(current_app.config["MAIL_FROM"])
     try:
-        backend.send(build_email(message, sender=sender, sent_at=now), message)
+        email = build_email(message, sender=sender, sent_at=now)
+        # A receipt PDF rendered for this mail is stored before sending, not while it sends.
+        db.session.commit()
+        backend.send(email, message)
     except Exception as error:  # noqa: BLE001 - any failure of a backend is retried
+        db.session.rollback()  # whatever building the message left unfinished
         message.attempts += 1
         message.last_error = f"{type(error).__name__}: {error}"[:2000]
         if message.attempts >= MAX_ATTEMPTS:

@@ -5,6 +5,12 @@ the whole document as data: seller, buyer, lines, fees, VAT per rate,
 totals, payment method and order number. The page and the PDF are rendered
 from that content, never from live rows, and the record never changes
 (see :mod:`shop.services.bookkeeping`).
+
+The content is frozen when the receipt is issued, in the payment's
+transaction; its PDF is rendered from that content later, outside the
+payment request, the first time it is needed (the outbox worker attaching it
+to the order confirmation, or the buyer downloading it), and stored once
+(:func:`record_pdf`). Rendering the same content always gives the same bytes.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from shop import clock
 from shop.domain.vat import VatLine, split_vat
 from shop.extensions import db
 from shop.models import BookkeepingRecord, Order
-from shop.services import numbering, pdf
+from shop.services import bookkeeping, numbering, pdf
 
 RECEIPT_SERIES = "receipt"
 
@@ -125,11 +131,15 @@ def store_record(
     number: int,
     order: Order,
     content: dict[str, Any],
-    pdf_bytes: bytes,
+    pdf_bytes: bytes | None,
     now: datetime,
     invoice_id: int | None = None,
 ) -> BookkeepingRecord:
-    """Add the issued document with its PDF and the PDF's SHA-256 (does not commit)."""
+    """Add the issued document with its PDF and the PDF's SHA-256 (does not commit).
+
+    ``pdf_bytes`` None: the PDF is rendered from ``content`` when first needed
+    (:func:`record_pdf`).
+    """
     record = BookkeepingRecord(
         kind=kind,
         number=number,
@@ -139,7 +149,7 @@ def store_record(
         fiscal_year=clock.local_date(now).year,
         content=content,
         pdf=pdf_bytes,
-        pdf_sha256=hashlib.sha256(pdf_bytes).hexdigest(),
+        pdf_sha256=hashlib.sha256(pdf_bytes).hexdigest() if pdf_bytes is not None else None,
     )
     db.session.add(record)
     db.session.flush()
@@ -159,8 +169,9 @@ def record_for_order(order: Order, kind: str | None = None) -> BookkeepingRecord
 def issue_receipt(order: Order, *, now: datetime) -> BookkeepingRecord:
     """Issue the receipt of a paid order once (T2.1); later calls return the same one.
 
-    Draws the next number of the gap-free receipt series in the caller's
-    transaction. Does not commit.
+    Draws the next number of the gap-free receipt series and freezes the
+    content in the caller's transaction; the PDF is rendered later, from that
+    content, by :func:`record_pdf`. Does not commit.
     """
     existing = record_for_order(order, "receipt")
     if existing is not None:
@@ -172,9 +183,24 @@ def issue_receipt(order: Order, *, now: datetime) -> BookkeepingRecord:
         number=number,
         order=order,
         content=content,
-        pdf_bytes=pdf.render_receipt(content),
+        pdf_bytes=None,
         now=now,
     )
+
+
+def record_pdf(record: BookkeepingRecord) -> bytes:
+    """The PDF of an issued receipt, invoice or credit note, as stored.
+
+    A receipt issued without its PDF gets it now: rendered from the frozen
+    content and stored once (:func:`shop.services.bookkeeping.store_pdf_once`;
+    when two processes render it at once, both return the one stored first).
+    Stores in the caller's transaction; the caller commits.
+    """
+    if record.pdf is not None:
+        return record.pdf
+    if record.kind != "receipt":
+        raise ValueError(f"{record.kind} {record.number} was issued without its PDF")
+    return bookkeeping.store_pdf_once(record, pdf.render_receipt(record.content))
 
 
 def document_dates(content: dict[str, Any]) -> dict[str, date]:
@@ -184,3 +210,12 @@ def document_dates(content: dict[str, Any]) -> dict[str, date]:
         for key in ("issued_on", "ordered_on", "due_on")
         if content.get(key)
     }
+
+
+def download_pdf(record: BookkeepingRecord) -> bytes:
+    """The record's PDF for a download; rendered and stored (committed) the first time."""
+    if record.pdf is not None:
+        return record.pdf
+    data = record_pdf(record)
+    db.session.commit()
+    return data

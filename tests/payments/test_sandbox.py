@@ -208,11 +208,11 @@ def _save_many(path: str, prefix: str, count: int) -> None:
 
 
 def _references(path: Path) -> set[str]:
-    return set(json.loads(path.read_text(encoding="utf-8")))
+    return JsonFileSandboxStore(path).references()
 
 
 def test_a_file_store_loses_nothing_when_threads_save_at_once(tmp_path: Path) -> None:
-    """Each save is a read-modify-write of the whole file under an exclusive flock."""
+    """Each payment is a file of its own, replaced whole on every save."""
     path = tmp_path / "sandbox.json"
     writers, each = 8, 25
     threads = [
@@ -229,8 +229,32 @@ def test_a_file_store_loses_nothing_when_threads_save_at_once(tmp_path: Path) ->
     assert JsonFileSandboxStore(path).get("sbx_t3_7") == SandboxPayment(
         "sbx_t3_7", "t3-7", 107, PaymentState.PENDING, FIXED_NOW.isoformat()
     )
-    assert (tmp_path / "sandbox.json.lock").exists()
-    assert not list(tmp_path.glob(".sandbox-*")), "a temporary file was left behind"
+    assert sorted(p.name for p in (tmp_path / "sandbox.json.d").iterdir()) == sorted(
+        f"{reference}.json" for reference in expected
+    ), "a temporary file was left behind"
+
+
+def test_a_file_store_reads_one_payment_and_refuses_references_that_are_no_file_name(
+    tmp_path: Path,
+) -> None:
+    """A save rewrites only its own payment's file (the cost does not grow with the store),
+    and a reference from a URL never names a file outside the store."""
+    path = tmp_path / "sandbox.json"
+    _save_many(str(path), "a", 3)
+    store = JsonFileSandboxStore(path)
+    first = tmp_path / "sandbox.json.d" / "sbx_a_0.json"
+    before = first.stat().st_mtime_ns, first.read_bytes()
+    store.put(SandboxPayment("sbx_a_2", "a-2", 1, PaymentState.PAID, FIXED_NOW.isoformat()))
+    assert (first.stat().st_mtime_ns, first.read_bytes()) == before
+    assert store.get("sbx_a_2") == SandboxPayment(
+        "sbx_a_2", "a-2", 1, PaymentState.PAID, FIXED_NOW.isoformat()
+    )
+    (tmp_path / "secret.json").write_text(json.dumps({"reference": "x"}), encoding="utf-8")
+    for reference in ("../secret", "..", "sbx_a_0.json/..", "", "a" * 101):
+        assert store.get(reference) is None
+    assert store.get("sbx_unknown") is None
+    with pytest.raises(ValueError, match="not a sandbox payment reference"):
+        store.put(SandboxPayment("../x", "x", 1, PaymentState.PENDING, FIXED_NOW.isoformat()))
 
 
 def test_a_file_store_loses_nothing_when_processes_save_at_once(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from shop.models import (
     OutboxMessage,
     SoftwareCode,
 )
-from shop.services import fulfilment, mail
+from shop.services import fulfilment, mail, pdf
 from tests.factories import NOW, make_customer, make_order, make_product
 from tests.services.fulfilment_helpers import (
     code_product,
@@ -99,7 +99,60 @@ def test_consumer_mail_has_receipt_vat_terms_withdrawal_and_model_form_t5(app: F
         assert "/nedladdning/" in body
     names = [attachment.filename for attachment in message.attachments]
     assert names == ["kvitto-1.pdf", "standardformular-angerratt.pdf"]
-    assert all(a.data.startswith(b"%PDF-") for a in message.attachments)
+    mail.sent_messages.clear()
+    assert mail.send_pending(now=NOW, backend=mail.MemoryBackend()).sent == 1
+    (email,) = mail.sent_messages
+    mail.sent_messages.clear()
+    sent = {
+        part.get_filename(): part.get_payload(decode=True)
+        for part in email.walk()
+        if part.get_content_type() == "application/pdf"
+    }
+    assert list(sent) == names
+    assert all(data.startswith(b"%PDF-") for data in sent.values())
+    receipt = db.session.query(BookkeepingRecord).filter_by(kind="receipt").one()
+    assert sent["kvitto-1.pdf"] == receipt.pdf
+
+
+def test_the_receipt_pdf_is_rendered_by_the_worker_not_when_paying_t2_1(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The payment's transaction freezes the receipt and queues the mail without rendering the
+    PDF; the worker renders it once when sending, and the stored PDF is the one attached."""
+    rendered: list[object] = []
+    real_render = pdf.render_receipt
+    monkeypatch.setattr(
+        pdf, "render_receipt", lambda content, **kw: rendered.append(1) or real_render(content)
+    )
+    order = make_order(lines=[(make_product(), 1)])
+    fulfilment.confirm_order(order, now=NOW)
+    db.session.commit()
+    assert rendered == []
+    receipt = db.session.query(BookkeepingRecord).filter_by(kind="receipt").one()
+    assert receipt.content["order_number"] == order.number
+    assert receipt.pdf is None
+    attachment = db.session.query(OutboxMessage).one().attachments[0]
+    assert (attachment.data, attachment.record_id) == (None, receipt.id)
+
+    mail.sent_messages.clear()
+    assert mail.send_pending(now=NOW, backend=mail.MemoryBackend()).sent == 1
+    assert mail.send_pending(now=NOW, backend=mail.MemoryBackend()).sent == 0
+    (email,) = mail.sent_messages
+    mail.sent_messages.clear()
+    assert rendered == [1]
+    db.session.expire_all()
+    stored = db.session.get(BookkeepingRecord, receipt.id)
+    assert stored is not None
+    assert stored.pdf is not None
+    (part,) = [p for p in email.walk() if p.get_filename() == "kvitto-1.pdf"]
+    assert part.get_payload(decode=True) == stored.pdf
+
+
+def test_an_attachment_has_data_or_a_record_never_both_nor_neither() -> None:
+    with pytest.raises(ValueError, match="either data or a bookkeeping record"):
+        mail.Attachment("a.pdf", "application/pdf")
+    with pytest.raises(ValueError, match="either data or a bookkeeping record"):
+        mail.Attachment("a.pdf", "application/pdf", b"%PDF-", record_id=1)
 
 
 def _free_port() -> int:

@@ -10,7 +10,7 @@ from sqlalchemy import delete, update
 
 from shop.extensions import db
 from shop.models import BookkeepingRecord, Order
-from shop.services import receipts
+from shop.services import bookkeeping, pdf, receipts
 from shop.services.bookkeeping import ALLOW_PURGE, BookkeepingRecordImmutable
 from tests.factories import NOW, make_product
 from tests.services.fulfilment_helpers import (
@@ -47,7 +47,45 @@ def test_receipt_has_vat_per_rate_payment_method_and_order_number_t2_1(app: Flas
     for rate in rates.values():
         assert rate["net_ore"] + rate["vat_ore"] == rate["gross_ore"]
     assert content["total_ore"] == sum(rate["gross_ore"] for rate in content["vat"])
-    assert record.pdf_sha256 == hashlib.sha256(record.pdf or b"").hexdigest()
+    data = receipts.record_pdf(record)
+    assert data.startswith(b"%PDF-")
+    assert record.pdf == data
+    assert record.pdf_sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_the_pdf_is_rendered_from_the_frozen_content_once_and_kept_r2_3(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issuing freezes the content and renders nothing; the first use renders and stores the
+    PDF, every later use gets the stored bytes, and a stored PDF is never replaced."""
+    rendered: list[int] = []
+    real_render = pdf.render_receipt
+
+    def counting_render(content: dict[str, object], **kwargs: bool) -> bytes:
+        rendered.append(int(str(content["number"])))
+        return real_render(content, **kwargs)
+
+    monkeypatch.setattr(pdf, "render_receipt", counting_render)
+    record = _receipt()
+    assert rendered == []
+    assert (record.pdf, record.pdf_sha256) == (None, None)
+
+    first = receipts.record_pdf(record)
+    db.session.commit()
+    assert rendered == [1]
+    assert first == real_render(record.content)  # the same content gives the same bytes
+
+    db.session.expire_all()
+    again = db.session.get(BookkeepingRecord, record.id)
+    assert again is not None
+    assert receipts.record_pdf(again) == first
+    assert rendered == [1]
+
+    # A second writer that rendered at the same time cannot replace what was stored first.
+    assert bookkeeping.store_pdf_once(again, b"%PDF-another") == first
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(BookkeepingRecord, record.id).pdf == first  # type: ignore[union-attr]
 
 
 def test_receipt_numbers_are_gap_free(app: Flask) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from shop.extensions import db
-from shop.models import DownloadGrant, Order, SoftwareCode
+from shop.models import BookkeepingRecord, DownloadGrant, Order, SoftwareCode
 from shop.models.customer import Role
 from shop.services import orders
 from shop.services.customers import create_staff_member
@@ -62,6 +63,28 @@ def test_the_owner_sees_the_receipt_page_and_pdf_t2_1(app: Flask, client: FlaskC
     assert pdf.status_code == 200
     assert pdf.mimetype == "application/pdf"
     assert pdf.data.startswith(b"%PDF-")
+
+
+def test_the_first_download_renders_the_receipt_pdf_and_stores_it_t2_1(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Paying froze the receipt without a PDF; the first download renders it from the frozen
+    content and stores it, later downloads get the very same bytes and checksum."""
+    order, email = customer_order()
+    record = db.session.query(BookkeepingRecord).filter_by(order_id=order.id).one()
+    assert record.pdf is None
+    log_in(client, email)
+    first = client.get(f"/kvitto/{order.number}/pdf")
+    assert first.status_code == 200
+    assert first.data.startswith(b"%PDF-")
+    db.session.expire_all()
+    stored = db.session.get(BookkeepingRecord, record.id)
+    assert stored is not None
+    assert stored.pdf == first.data
+    assert first.headers["X-Content-SHA256"] == hashlib.sha256(first.data).hexdigest()
+    second = client.get(f"/kvitto/{order.number}/pdf")
+    assert second.data == first.data
+    assert second.headers["X-Content-SHA256"] == stored.pdf_sha256
 
 
 def test_another_customer_and_anonymous_get_404(app: Flask, client: FlaskClient) -> None:

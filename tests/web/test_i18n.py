@@ -401,3 +401,25 @@ def test_labels_and_payment_errors_from_domain_and_payments_are_translated() -> 
     assert len(texts) > 25
     for text in texts:
         assert _english_msgstr(text).strip(), text
+
+
+def test_templates_follow_a_forced_locale_and_come_back(app: Flask, english: None) -> None:
+    """Templates look the translations up once per locale (shop.web.i18n.current_translations):
+    a mail in the recipient's language inside a Swedish request, then Swedish again."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    template = "{{ _('Sök') }}|{{ ngettext('%(num)d vara', '%(num)d varor', 2) }}"
+    with app.test_request_context("/"):
+        refresh()
+        swedish = render_template_string(template)
+        with force_locale("en"):
+            english_text = render_template_string(template)
+        again = render_template_string(template)
+        session["lang"] = "en"
+        refresh()
+        switched = render_template_string(template)
+    assert swedish.startswith("Sök|")
+    assert english_text.startswith("Search|")
+    assert again == swedish
+    assert switched == english_text

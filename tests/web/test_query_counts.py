@@ -22,7 +22,10 @@ from shop.domain.catalog import ProductKind
 from shop.extensions import db
 from shop.services.cache import TTLCache
 from shop.web.storefront.views import FACET_CACHE_EXTENSION
+from tests.conftest import csrf_token_from
+from tests.factories import make_product
 from tests.web.test_catalogue import add_product
+from tests.web.test_checkout import ADDRESS, BUYER, add_to_cart, place, to_summary
 
 #: Rows, total, instruments, menu categories (an anonymous visitor's cart is in the session).
 MAX_QUERIES = 4
@@ -117,3 +120,63 @@ def test_with_the_facet_cache_on_a_page_reads_only_its_products(
     monkeypatch.setitem(app.extensions, FACET_CACHE_EXTENSION, TTLCache(60))
     assert queries_for(client, url) == 1
     assert queries_for(client, _first_product_url(client)) == 1
+
+
+# --- The checkout: the cart's products are read once per request -------------------------
+
+
+def _statements_for(client: FlaskClient, method: str, url: str, data: Any = None) -> list[str]:
+    with counting_queries() as statements:
+        response = client.open(url, method=method, data=data)
+    assert response.status_code in (200, 302), (url, response.status_code)
+    return statements
+
+
+def _product_reads(statements: list[str]) -> int:
+    return sum(1 for s in statements if s.lstrip().upper().startswith("SELECT PRODUCT."))
+
+
+@pytest.fixture
+def facet_cache_on(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in production: the menu's categories come from the facet cache."""
+    monkeypatch.setitem(app.extensions, FACET_CACHE_EXTENSION, TTLCache(60))
+
+
+@pytest.mark.usefixtures("facet_cache_on")
+def test_each_checkout_step_reads_the_cart_once(app: Flask, client: FlaskClient) -> None:
+    """Every step re-checks the cart and re-quotes it (prices from the database, T2.1–T2.3);
+    the products are read once per request however often they are quoted: one query a step."""
+    add_to_cart(client, make_product(stock=5))
+    add_to_cart(client, make_product(title="Stämapparat", stock=5))
+    to_summary(client)
+    token = csrf_token_from(client.get("/kassa/kopare").get_data(as_text=True))
+    posts = {
+        "/kassa/kopare": BUYER,
+        "/kassa/adress": ADDRESS,
+        "/kassa/leverans": {"delivery_method": "letter"},
+        "/kassa/betalning": {"payment_method": "sandbox"},
+    }
+    for url, form in posts.items():
+        got = _statements_for(client, "GET", url)
+        assert len(got) == 1, (url, got)
+        assert _product_reads(got) == 1
+        posted = _statements_for(client, "POST", url, {**form, "csrf_token": token})
+        assert len(posted) == 1, (url, posted)
+        assert _product_reads(posted) == 1
+    summary = _statements_for(client, "GET", "/kassa/sammanfattning")
+    assert len(summary) == 1, summary
+
+
+@pytest.mark.usefixtures("facet_cache_on")
+def test_placing_the_order_reads_the_products_once(app: Flask, client: FlaskClient) -> None:
+    """ "Slutför köp" checks the cart, quotes the summary and quotes again inside the order's
+    transaction (under the stock locks): one read of the products for all three."""
+    add_to_cart(client, make_product(stock=5))
+    add_to_cart(client, make_product(title="Stämapparat", stock=5))
+    html = to_summary(client)
+    with counting_queries() as statements:
+        response = place(client, html)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/betalning/sandbox/")
+    assert _product_reads(statements) == 1
+    assert len(statements) <= 26  # was 29: three more reads of the products

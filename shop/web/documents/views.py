@@ -63,9 +63,8 @@ def _record(order: Order, kind: str | None = None) -> BookkeepingRecord:
 
 
 def _pdf_response(record: BookkeepingRecord, filename: str) -> Response:
-    if record.pdf is None:
-        abort(404)
-    response = Response(record.pdf, mimetype="application/pdf")
+    data = receipts.download_pdf(record)
+    response = Response(data, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-SHA256"] = record.pdf_sha256 or ""
