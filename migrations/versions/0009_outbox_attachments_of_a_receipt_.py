@@ -4,8 +4,8 @@ An order confirmation's receipt is attached by reference to its bookkeeping
 record (``record_id``); the outbox worker renders the PDF from the record's
 frozen content when it sends the mail, so ``data`` may be empty then.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-24 06:26:48.699426
 
 """
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0007"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
