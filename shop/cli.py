@@ -104,9 +104,11 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(retention_cli)
 
     from shop.demo import demo_cli
+    from shop.services.course_invoicing import courses_cli
     from shop.services.mail import outbox_cli
     from shop.services.orders import orders_cli
 
     app.cli.add_command(demo_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(orders_cli)
+    app.cli.add_command(courses_cli)

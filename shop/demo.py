@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import click
@@ -24,7 +24,7 @@ from shop.domain.buyers import normalise_org_number
 from shop.domain.catalog import ProductKind, SizeClass
 from shop.domain.vat import VatRate
 from shop.extensions import db
-from shop.models import Address, Customer, Product, StockLevel
+from shop.models import Address, Course, CourseSession, Customer, Product, StockLevel
 from shop.models.customer import Role
 from shop.services import customers
 from shop.services.catalog import (
@@ -56,6 +56,7 @@ DEMO_LOGINS: tuple[DemoLogin, ...] = (
     DemoLogin("Privatperson (consumer)", "kund@example.se", "demo-kund-2026"),
     DemoLogin("Organisation (school)", "skola@example.se", "demo-skola-2026"),
     DemoLogin("Personal (staff, finance, admin)", "personal@example.se", "demo-personal-2026"),
+    DemoLogin("Lärare (teacher)", "larare@example.se", "demo-larare-2026"),
 )
 
 DEMO_ORGANISATION_NUMBER = "802437-4624"
@@ -734,7 +735,7 @@ def insert_products(rows: list[dict[str, Any]]) -> int:
 
 
 def _create_customers(now: datetime) -> None:
-    consumer, organisation, staff = DEMO_LOGINS
+    consumer, organisation, staff, teacher = DEMO_LOGINS
     if customers.find_by_email(consumer.email) is None:
         person = Customer(
             email=customers.normalise_email(consumer.email),
@@ -791,6 +792,65 @@ def _create_customers(now: datetime) -> None:
             roles=[Role.STAFF, Role.FINANCE, Role.ADMIN],
             now=now,
         )
+    if customers.find_by_email(teacher.email) is None:
+        customers.create_staff_member(
+            email=teacher.email,
+            name="Lena Lärare",
+            password=teacher.password,
+            roles=[Role.TEACHER],
+            now=now,
+        )
+
+
+# --------------------------------------------------------------------------- courses
+
+#: (title, instrument, place or "" for online, days from today to the start, sessions,
+#:  fee in kronor, seats, min age, max age, auto-accept)
+DEMO_COURSES: tuple[tuple[str, str, str, int, int, int, int, int | None, int | None, bool], ...] = (
+    ("Fiol för nybörjare", "Fiol", "Göteborg", 35, 6, 1800, 10, 7, 12, False),
+    ("Gitarr: ackordspel", "Gitarr", "Stockholm", 20, 4, 1200, 8, 12, None, True),
+    ("Körsång för vuxna", "Sång", "Malmö", 50, 8, 2400, 20, 18, None, False),
+    ("Notläsning online", "Piano", "", 10, 3, 600, 30, None, None, True),
+)
+
+
+def _create_courses(now: datetime) -> None:
+    """A few upcoming courses (category Kurser, T9), taught by the demo teacher."""
+    if db.session.scalar(select(func.count(Course.id))):
+        return
+    teacher = customers.find_by_email(DEMO_LOGINS[3].email)
+    today = clock.local_date(now)
+    for index, row in enumerate(DEMO_COURSES):
+        title, instrument, place, days, count, fee_kr, seats, min_age, max_age, auto = row
+        course = Course(
+            slug=slugify(title),
+            title=title,
+            description=f"{title}: {count} träffar, två timmar var.",
+            teacher_id=teacher.id if teacher is not None and index != 2 else None,
+            teacher_name=teacher.name if teacher is not None and index != 2 else "Per Körledare",
+            place=place,
+            online=not place,
+            instrument=instrument,
+            fee_ore=fee_kr * 100,
+            vat_rate_bp=0,
+            seats=seats,
+            min_age=min_age,
+            max_age=max_age,
+            auto_accept=auto,
+            created_at=now,
+        )
+        first = today + timedelta(days=days)
+        for week in range(count):
+            day = first + timedelta(days=7 * week)
+            starts = datetime(day.year, day.month, day.day, 17, 0, tzinfo=clock.STOCKHOLM)
+            course.sessions.append(
+                CourseSession(
+                    starts_at=starts.astimezone(UTC),
+                    ends_at=(starts + timedelta(hours=2)).astimezone(UTC),
+                )
+            )
+        db.session.add(course)
+    db.session.commit()
 
 
 # --------------------------------------------------------------------------- loading
@@ -806,6 +866,7 @@ def load_demo(now: datetime, count: int = DEMO_PRODUCT_COUNT, seed: int = DEMO_S
     loaded = insert_products(generate_products(count, seed, now=now))
     seed_digital_goods(now)
     _create_customers(now)
+    _create_courses(now)
     return loaded
 
 

@@ -173,3 +173,18 @@ def require_seats(seats: int, taken: int, wanted: int) -> None:
         raise InvalidFacts("En bokning gäller minst en plats.")
     if wanted > seats_left(seats, taken):
         raise CourseFull()
+
+
+def require_participant_age(
+    birth_date: date, start_on: date, min_age: int | None, max_age: int | None
+) -> None:
+    """T9.1: a participant's age on the first course day lies within the course's age range.
+
+    Raises :class:`InvalidFacts` for a birth date in the future or an age
+    outside ``min_age``..``max_age`` (either bound may be open).
+    """
+    age = age_on(birth_date, start_on)
+    if min_age is not None and age < min_age:
+        raise InvalidFacts("Deltagaren är yngre än kursens åldersgräns.")
+    if max_age is not None and age > max_age:
+        raise InvalidFacts("Deltagaren är äldre än kursens åldersgräns.")

@@ -13,6 +13,16 @@ from shop.models.audit import AuditEntry
 from shop.models.cart import CartLine
 from shop.models.catalog import Category, Product, StockLevel
 from shop.models.complaint import Complaint, ComplaintPhoto
+from shop.models.course import (
+    Course,
+    CourseBooking,
+    CourseCancellation,
+    CourseParticipant,
+    CourseRefund,
+    CourseSession,
+    SeatTransfer,
+    WaitingListEntry,
+)
 from shop.models.customer import Address, Consent, Customer, PasswordResetToken, RoleGrant
 from shop.models.digital import DownloadFile, DownloadGrant, SoftwareCode
 from shop.models.invoice import (
@@ -43,6 +53,12 @@ __all__ = [
     "Complaint",
     "ComplaintPhoto",
     "Consent",
+    "Course",
+    "CourseBooking",
+    "CourseCancellation",
+    "CourseParticipant",
+    "CourseRefund",
+    "CourseSession",
     "CreditCheck",
     "Customer",
     "DataRequest",
@@ -69,11 +85,13 @@ __all__ = [
     "RetentionRun",
     "ReturnParcel",
     "RoleGrant",
+    "SeatTransfer",
     "Shipment",
     "ShipmentLine",
     "SoftwareCode",
     "StockLevel",
     "StockMovement",
+    "WaitingListEntry",
     "Withdrawal",
     "WithdrawalLine",
 ]

@@ -429,7 +429,12 @@ def send_reminder(
     except IntegrityError:
         db.session.rollback()
         raise ReminderNotAllowed("En påminnelse har redan skickats för fakturan.") from None
-    order = invoice.order
+    order: Any = invoice.order
+    if order is None:
+        # A course invoice has no order: the booker is reminded (T9.2).
+        from shop.services.course_invoicing import reminder_recipient
+
+        order = reminder_recipient(invoice)
     if order is not None:
         mail.queue_templated_mail(
             to=order.email,

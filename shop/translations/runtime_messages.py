@@ -90,3 +90,21 @@ COMPLAINT_FACTS = (
     _l("Reklamationen kan inte komma före mottagandet av varan."),
     _l("Felet måste upptäckas mellan mottagandet och reklamationen."),
 )
+
+#: Course booking refusals (shop.domain.courses, shop.domain.errors; T9).
+COURSE_MESSAGES = (
+    _l("Kursen börjar före bokningsdagen."),
+    _l("En bokning måste ha minst en deltagare."),
+    _l("Deltagaren är yngre än kursens åldersgräns."),
+    _l("Deltagaren är äldre än kursens åldersgräns."),
+    _l("Kursen är fullbokad. Anmäl dig gärna till väntelistan."),
+    _l("Avbokningen ligger före bokningsdagen."),
+    _l("Du måste vara myndig (18 år) för att handla hos oss."),
+    _l("Överlåtelse av plats gäller bokningar gjorda av en organisation. Du kan avboka i stället."),
+    _l("Platsen kan bara överlåtas till en annan person i samma organisation."),
+    _l("Överlåtelsen kräver att vi har godkänt den."),
+    _l(
+        "Kursen kan inte längre ställas in av oss utan särskilt beslut: "
+        "det är mindre än 14 dagar kvar till kursstart."
+    ),
+)

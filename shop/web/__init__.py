@@ -46,6 +46,9 @@ def register_blueprints(app: Flask) -> None:
     from shop.web.complaints.views import bp as complaints_bp  # complaints, T6
 
     app.register_blueprint(complaints_bp)
+    from shop.web.courses.views import bp as courses_bp  # courses (T9)
+
+    app.register_blueprint(courses_bp)
 
     from shop.web import filters
 

@@ -19,7 +19,7 @@ from shop.domain.buyers import normalise_org_number
 from shop.extensions import db
 from shop.models import Category, Customer, Product, StockLevel
 from shop.models.customer import Role
-from shop.services import catalog, customers, search
+from shop.services import catalog, courses, customers, search
 from shop.services.catalog import search_text_from
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -112,7 +112,7 @@ def test_demo_load_fills_every_category_and_creates_logins(
     assert {"Hugo Alfvén", "Johann Sebastian Bach", "Evert Taube"} <= composers
     assert search.search_products("alfven", 1, 24).page.total > 0
 
-    consumer, organisation, staff = (customers.find_by_email(x.email) for x in DEMO_LOGINS)
+    consumer, organisation, staff, teacher = (customers.find_by_email(x.email) for x in DEMO_LOGINS)
     assert consumer
     assert organisation
     assert staff
@@ -123,7 +123,10 @@ def test_demo_load_fills_every_category_and_creates_logins(
         organisation.organisation_number or ""
     )
     assert staff.roles == {Role.STAFF, Role.FINANCE, Role.ADMIN}
-    for person, login in zip((consumer, organisation, staff), DEMO_LOGINS, strict=True):
+    assert teacher
+    assert teacher.roles == {Role.TEACHER}
+    assert len(courses.upcoming_courses(NOW.date())) == 4
+    for person, login in zip((consumer, organisation, staff, teacher), DEMO_LOGINS, strict=True):
         assert customers.password_matches(person, login.password)
 
 

@@ -127,11 +127,11 @@ def test_subcategory_products_show_in_the_parent_category(client: FlaskClient) -
     assert titles_in(text(client.get("/katalog/kor"))) == ["Körsånger"]
 
 
-def test_courses_category_shows_coming_soon_when_empty(client: FlaskClient) -> None:
+def test_courses_category_is_the_course_list(client: FlaskClient) -> None:
     categories()
     response = client.get("/katalog/kurser")
-    assert response.status_code == 200
-    assert "Kurser kommer snart" in text(response)
+    assert response.status_code == 302
+    assert response.location.endswith("/kurser/")
 
 
 def test_empty_filter_result_says_so(client: FlaskClient) -> None:

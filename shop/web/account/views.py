@@ -129,8 +129,10 @@ def register() -> Response | str:
             for note in _start_session(customer, remember=False):
                 flash(note, "info")
             flash(_("Välkommen! Ditt konto är skapat och du är inloggad."), "success")
-            return redirect(url_for("account.overview"))
-    return render_template("account/register.html", form=form)
+            return redirect(safe_next_url(request.args.get("next")) or url_for("account.overview"))
+    return render_template(
+        "account/register.html", form=form, next_url=safe_next_url(request.args.get("next"))
+    )
 
 
 @bp.get("/")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from werkzeug.routing import UnicodeConverter
@@ -23,6 +23,8 @@ bp = Blueprint("storefront", __name__)
 
 #: Products shown under "Nyheter" on the home page.
 HOME_NEW_PRODUCTS = 8
+#: The category whose page is the course list (T9).
+COURSE_CATEGORY = "kurser"
 #: Longest page number accepted in a query string.
 MAX_PAGE_DIGITS = 6
 IMAGE_MAX_AGE = 60 * 60 * 24
@@ -169,7 +171,9 @@ def home() -> str:
 @bp.get("/katalog", defaults={"category_slug": None})
 @bp.get("/katalog/<category_slug>")
 @anonymous_page_cache(seconds_config_key="PAGE_CACHE_SECONDS")
-def catalogue(category_slug: str | None) -> str:
+def catalogue(category_slug: str | None) -> Response | str:
+    if category_slug == COURSE_CATEGORY:
+        return redirect(url_for("courses.listing"))
     category = None
     if category_slug is not None:
         category = next((c for c in cached_nav_categories() if c.slug == category_slug), None)

@@ -189,3 +189,18 @@ def test_T9_6_impossible_seat_counts() -> None:
     with pytest.raises(InvalidFacts):
         require_seats(10, 0, 0)
     assert DEFAULT_POLICY.shop_cancel_course_days_before_start == 14
+
+
+def test_T9_1_participant_age_range_at_the_first_course_day() -> None:
+    from shop.domain.courses import require_participant_age
+
+    start = date(2027, 3, 1)
+    require_participant_age(date(2019, 3, 1), start, 8, 12)  # 8 on the start day
+    require_participant_age(date(2014, 3, 2), start, 8, 12)  # still 12
+    require_participant_age(date(1950, 1, 1), start, None, None)
+    with pytest.raises(InvalidFacts, match="yngre än"):
+        require_participant_age(date(2019, 3, 2), start, 8, 12)
+    with pytest.raises(InvalidFacts, match="äldre än"):
+        require_participant_age(date(2014, 3, 1), start, 8, 12)
+    with pytest.raises(InvalidFacts, match="framtiden"):
+        require_participant_age(date(2027, 3, 2), start, None, None)

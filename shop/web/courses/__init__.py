@@ -1,0 +1,1 @@
+"""Course pages, booking and the booker's course bookings (T9)."""
