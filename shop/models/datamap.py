@@ -150,6 +150,28 @@ DATA_MAP: dict[str, TableEntry] = {
     "withdrawal_line": personal(ORDER_HISTORY),
     "return_parcel": personal(ORDER_HISTORY, not_personal="refused_reason registered_by"),
     "inspection": personal(ORDER_HISTORY, not_personal="condition inspected_by"),
+    # Courses (T9): bookings and participants are R2.5. The course itself is public, but it
+    # names its teacher, a staff account (account data, never swept while staff).
+    "course": personal(
+        ACCOUNT,
+        "teacher_name",
+        not_personal="description cancel_reason slug title place instrument",
+    ),
+    "course_session": no_personal_data(),
+    "course_booking": personal(
+        COURSE_PARTICIPANTS,
+        "organisation_name organisation_number",
+        not_personal="booking_key buyer_kind status",
+    ),
+    "course_participant": personal(COURSE_PARTICIPANTS, "name birth_date", not_personal="status"),
+    "seat_transfer": personal(
+        COURSE_PARTICIPANTS, "name birth_date", not_personal="status decided_by"
+    ),
+    "waiting_list_entry": personal(COURSE_PARTICIPANTS, not_personal="status"),
+    "course_cancellation": personal(COURSE_PARTICIPANTS, not_personal="channel recorded_by"),
+    "course_refund": personal(
+        COURSE_PARTICIPANTS, not_personal="reason idempotency_key status approved_by"
+    ),
     # Data requests and the retention machinery (R2.8, S4)
     "data_request": personal(DATA_REQUESTS, not_personal="kind channel verified_by status outcome"),
     "legal_hold": personal(ACCOUNT, "reason", not_personal="created_by released_by"),

@@ -24,8 +24,8 @@ def dashboard() -> str:
 
 from shop.web.staff import admin as _admin  # noqa: E402, F401 - staff accounts (issue 5)
 from shop.web.staff import complaints as _complaints  # noqa: E402, F401 - complaints (T6)
-from shop.web.staff import finance as _finance  # noqa: E402, F401 - finance pages (issue 5)
 from shop.web.staff import courses as _courses  # noqa: E402, F401 - course bookings (T9)
+from shop.web.staff import finance as _finance  # noqa: E402, F401 - finance pages (issue 5)
 from shop.web.staff import invoices as _invoices  # noqa: E402, F401 - registers the invoice desk (issue 4, C)
 from shop.web.staff import newsletter as _newsletter  # noqa: E402, F401 - newsletter (issue 7, R2.6)
 from shop.web.staff import orders as _orders  # noqa: E402, F401 - orders (issue 5)
