@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := shop
 
-.PHONY: run test lint fmt install translations chromium bench bench-orders bench-load bench-retention drill-worker-kill drill-postgres-restart clean
+.PHONY: run test lint fmt install translations chromium wrk bench bench-orders bench-load bench-retention drill-worker-kill drill-postgres-restart clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,10 +45,13 @@ fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install
+wrk:
+	@bash scripts/ensure-wrk
+
+bench: install wrk
 	$(BIN)/python bench/run.py
 
-bench-orders: install
+bench-orders: install wrk
 	$(BIN)/python bench/orders.py
 
 # Two minutes of browsing, search, carts and sandbox checkouts (bench/load.py);

@@ -546,13 +546,15 @@ def report(
     rows = [
         "| Measure | value | p50 | p99 | goal | result |",
         "|---|---:|---:|---:|---:|---|",
-        f"| bare Flask app, wrk ({load.buyers} connections) | {bare.requests_per_s:,.0f} req/s "
+        f"| bare Flask app, {bare.tool} ({load.buyers} connections) "
+        f"| {bare.requests_per_s:,.0f} req/s "
         f"| {bare.p50_ms:.1f} ms | {bare.p99_ms:.1f} ms | | |",
         f"| bare Flask app, the buyers' Python client | {bare_python.requests_per_s:,.0f} req/s "
         f"| {bare_python.p50_ms:.1f} ms | {bare_python.p99_ms:.1f} ms | | |",
         f"| shop: requests of the purchase flow | {requests_per_s:,.0f} req/s "
         f"| {_ms(percentile(every, 0.5))} | {_ms(percentile(every, 0.99))} "
-        f"| ≥ {GOAL_SHARE * 100:.0f} % of bare (wrk) | {share * 100:.1f} %: {verdict(share_ok)} |",
+        f"| ≥ {GOAL_SHARE * 100:.0f} % of bare ({bare.tool}) "
+        f"| {share * 100:.1f} %: {verdict(share_ok)} |",
         f'| shop: "Slutför köp" POST | {orders_per_s:.1f} orders/s '
         f"| {_ms(percentile(place, 0.5))} | {_ms(percentile(place, 0.99))} "
         f"| p99 < {GOAL_P99_MS:.0f} ms | {verdict(p99_ok)} |",
