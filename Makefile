@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := shop
 
-.PHONY: run test lint fmt install translations chromium wrk bench bench-orders bench-load bench-retention drill-worker-kill drill-postgres-restart clean
+.PHONY: run test lint audit fmt install translations chromium wrk bench bench-orders bench-load bench-retention drill-worker-kill drill-postgres-restart clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shop
 	$(BIN)/python scripts/check-translations
+
+# Security: bandit over the shop's code (settings in pyproject.toml), pip-audit over the
+# installed packages (needs PyPI; findings fail unless explained in pip-audit-ignore.txt).
+audit: install
+	$(BIN)/bandit -q -c pyproject.toml -r shop wsgi.py
+	bash scripts/pip-audit
 
 fmt: install
 	$(BIN)/ruff format .

@@ -44,6 +44,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     extensions.limiter.init_app(app)
     bookkeeping.init_app(app)  # issued receipts/invoices are immutable (R2.3)
 
+    from shop.web import ops
+
+    ops.init_app(app)  # /healthz, request IDs, one JSON log line per request (issue 8)
+
     from shop.web import auth, i18n
 
     auth.init_app(app)

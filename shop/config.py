@@ -61,6 +61,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "RATELIMIT_SEARCH": "120 per minute",
         # The withdrawal function's guest step (/angra) mails a personal link: keep it scarce.
         "RATELIMIT_WITHDRAWAL_GUEST": "5 per hour",
+        # JSON log lines with a request ID (shop/web/ops.py). LOG_JSON None: on unless
+        # TESTING; LOG_LEVEL None: INFO.
+        "LOG_JSON": None,
+        "LOG_LEVEL": None,
         "MAIL_BACKEND": "console",  # console | file | smtp
         "MAIL_FILE_DIR": str(Path(instance_path) / "mail"),
         "MAIL_FROM": "Notbutiken <order@notbutiken.example>",
@@ -70,6 +74,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SMTP_PASSWORD": "",
         "SMTP_STARTTLS": False,
         "PASSWORD_RESET_MAX_AGE": 60 * 60,
+        # Seconds the account-activation link mailed at registration works (once).
+        "REGISTRATION_LINK_MAX_AGE": 24 * 60 * 60,
         "CATALOGUE_PAGE_SIZE": 24,
         # Seconds whole storefront pages are kept for anonymous visitors, per process
         # (shop/web/page_cache.py; prices and stock shown may lag this long). None: 10 s,

@@ -43,6 +43,7 @@ from shop.models.retention import (
     RetentionLogEntry,
     RetentionRun,
 )
+from shop.models.registration import PendingRegistration
 
 __all__ = [
     "Address",
@@ -77,6 +78,7 @@ __all__ = [
     "OutboxMessage",
     "PasswordResetToken",
     "Payment",
+    "PendingRegistration",
     "Product",
     "ProviderEvent",
     "Refund",

@@ -6,8 +6,13 @@ confirm that the contact person is of age. Newsletter consent is only ever
 recorded as a given or withdrawn event (R2.6). Logging in counts as activity
 for the retention rules (R2.1).
 
-Password-reset links carry a random token; only its SHA-256 hash is stored,
-and the link works once, until ``PASSWORD_RESET_MAX_AGE`` seconds have passed.
+Registering from the web goes by e-mail (:func:`request_registration`): the
+page answers the same whether or not the address has an account, and the
+account is created when the mailed link is followed (no account enumeration).
+
+Password-reset and activation links carry a random token; only its SHA-256
+hash is stored, and the link works once, until ``PASSWORD_RESET_MAX_AGE`` or
+``REGISTRATION_LINK_MAX_AGE`` seconds have passed.
 """
 
 from __future__ import annotations
@@ -19,17 +24,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash
 
 from shop.domain.buyers import BuyerKind, normalise_org_number, require_of_age
 from shop.domain.errors import DomainError
 from shop.extensions import db
-from shop.models import Address, Consent, Customer, OutboxMessage, PasswordResetToken
+from shop.models import (
+    Address,
+    Consent,
+    Customer,
+    OutboxMessage,
+    PasswordResetToken,
+    PendingRegistration,
+)
 from shop.services import cart, mail
 from shop.services.customers import (
     MIN_PASSWORD_LENGTH,
@@ -118,20 +131,13 @@ class Registration:
     language: str = "sv"
 
 
-def register(data: Registration, *, now: datetime, today: date) -> Customer:
-    """Create a customer account and commit (T1.1, T1.2, R2.6).
-
-    A consumer gives a birth date and must be 18 on ``today``; an organisation
-    gives a valid organisation number and confirms its contact person is of
-    age. Newsletter consent, if ticked, is stored as a ``given`` event.
-    """
-    email = normalise_email(data.email)
-    _require_password(data.password)
-    if find_by_email(email) is not None:
-        raise EmailTaken(email)
+def _build_customer(
+    data: Registration, email: str, password_hash: str, *, now: datetime, today: date
+) -> Customer:
+    """The new, unsaved customer for ``data``; raises :class:`AccountError` (T1.1, T1.2)."""
     customer = Customer(
         email=email,
-        password_hash=hash_password(data.password),
+        password_hash=password_hash,
         name=data.name.strip(),
         phone=(data.phone or "").strip() or None,
         kind=data.kind.value,
@@ -162,15 +168,191 @@ def register(data: Registration, *, now: datetime, today: date) -> Customer:
         customer.organisation_name = (data.organisation_name or "").strip()
         customer.organisation_number = number
     customer.adult_confirmed_at = now
+    return customer
+
+
+def _save_new_customer(customer: Customer, newsletter: bool, now: datetime) -> Customer:
     try:
         db.session.add(customer)
-        if data.newsletter:
-            db.session.add(_consent(customer, email, "given", "registration", now))
+        if newsletter:
+            db.session.add(_consent(customer, customer.email, "given", "registration", now))
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise EmailTaken(email) from None
+        raise EmailTaken(customer.email) from None
     return customer
+
+
+def register(data: Registration, *, now: datetime, today: date) -> Customer:
+    """Create a customer account at once and commit (T1.1, T1.2, R2.6).
+
+    A consumer gives a birth date and must be 18 on ``today``; an organisation
+    gives a valid organisation number and confirms its contact person is of
+    age. Newsletter consent, if ticked, is stored as a ``given`` event. The
+    registration page goes through :func:`request_registration` instead.
+    """
+    email = normalise_email(data.email)
+    _require_password(data.password)
+    if find_by_email(email) is not None:
+        raise EmailTaken(email)
+    customer = _build_customer(data, email, hash_password(data.password), now=now, today=today)
+    return _save_new_customer(customer, data.newsletter, now)
+
+
+# --- Registration by e-mail link (no account enumeration) ----------------------------------
+
+
+class InvalidRegistrationToken(AccountError):
+    """The account-activation link is unknown, used or expired."""
+
+
+def _registration_details(data: Registration) -> dict[str, Any]:
+    return {
+        "kind": data.kind.value,
+        "name": data.name,
+        "phone": data.phone,
+        "birth_date": data.birth_date.isoformat() if data.birth_date else None,
+        "organisation_name": data.organisation_name,
+        "organisation_number": data.organisation_number,
+        "adult_confirmed": data.adult_confirmed,
+        "newsletter": data.newsletter,
+        "language": data.language,
+    }
+
+
+def _registration_from(row: PendingRegistration) -> Registration:
+    details = row.details
+    birth = details.get("birth_date")
+    return Registration(
+        kind=BuyerKind(details["kind"]),
+        email=row.email,
+        password="",  # nosec B106  # not a password: the stored hash is used
+        name=str(details.get("name") or ""),
+        phone=details.get("phone"),
+        birth_date=date.fromisoformat(birth) if birth else None,
+        organisation_name=details.get("organisation_name"),
+        organisation_number=details.get("organisation_number"),
+        adult_confirmed=bool(details.get("adult_confirmed")),
+        newsletter=bool(details.get("newsletter")),
+        language=str(details.get("language") or "sv"),
+    )
+
+
+def request_registration(
+    data: Registration,
+    *,
+    now: datetime,
+    today: date,
+    max_age_seconds: int,
+    link_for: Callable[[str], str],
+    login_url: str,
+    reset_url: str,
+) -> OutboxMessage:
+    """Check the registration and mail the address, in one commit (T1.1, T1.2).
+
+    Bad input raises :class:`AccountError` as :func:`register` does. Then the
+    answer never tells whether the address has an account: a new address gets
+    a single-use link that creates the account (:func:`confirm_registration`)
+    and works for ``max_age_seconds``; an address with an account gets a mail
+    saying someone tried to register with it (log in or reset the password),
+    and nothing else changes. Both ways hash the password, so they take as long.
+    """
+    email = normalise_email(data.email)
+    _require_password(data.password)
+    password_hash = hash_password(data.password)
+    _build_customer(data, email, password_hash, now=now, today=today)  # validation only
+    db.session.execute(delete(PendingRegistration).where(PendingRegistration.expires_at <= now))
+    existing = find_by_email(email)
+    if existing is not None:
+        message = mail.queue_templated_mail(
+            to=existing.email,
+            subject=lazy_gettext("Någon försökte skapa ett konto med din e-postadress"),
+            template="registration_exists",
+            context={"name": existing.name, "login_url": login_url, "reset_url": reset_url},
+            now=now,
+            language=existing.language,
+        )
+    else:
+        token = secrets.token_urlsafe(32)
+        db.session.add(
+            PendingRegistration(
+                token_hash=_token_hash(token),
+                email=email,
+                password_hash=password_hash,
+                details=_registration_details(data),
+                created_at=now,
+                expires_at=now + timedelta(seconds=max_age_seconds),
+            )
+        )
+        message = mail.queue_templated_mail(
+            to=email,
+            subject=lazy_gettext("Bekräfta din e-postadress"),
+            template="registration_confirm",
+            context={
+                "name": data.name.strip(),
+                "link": link_for(token),
+                "valid_hours": max(max_age_seconds // 3600, 1),
+            },
+            now=now,
+            language=data.language if data.language in LANGUAGES else "sv",
+        )
+    db.session.commit()
+    return message
+
+
+def _pending(token: str, now: datetime) -> PendingRegistration | None:
+    if not token or len(token) > 200:
+        return None
+    row = db.session.scalar(
+        select(PendingRegistration).where(PendingRegistration.token_hash == _token_hash(token))
+    )
+    if row is None or row.expires_at <= now:
+        return None
+    return row
+
+
+def registration_link_valid(token: str, *, now: datetime) -> bool:
+    """True while an activation link can still be used."""
+    return _pending(token, now) is not None
+
+
+def confirm_registration(token: str, *, now: datetime, today: date) -> Customer:
+    """Create the account a mailed activation link stands for; the link works once.
+
+    Every waiting registration for the same address goes too. If the address
+    got an account in the meantime, the link is refused.
+    """
+    invalid = InvalidRegistrationToken(
+        _("Länken för att aktivera kontot är ogiltig, redan använd eller för gammal.")
+    )
+    row = _pending(token, now)
+    if row is None:
+        raise invalid
+    data = _registration_from(row)
+    password_hash = row.password_hash
+    # Single use, atomically: only one request can delete this row.
+    deleted = db.session.execute(
+        delete(PendingRegistration)
+        .where(PendingRegistration.id == row.id)
+        .execution_options(synchronize_session=False)
+    )
+    if deleted.rowcount != 1:  # type: ignore[attr-defined]
+        db.session.rollback()
+        raise invalid
+    db.session.execute(
+        delete(PendingRegistration)
+        .where(PendingRegistration.email == data.email)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expunge(row)
+    if find_by_email(data.email) is not None:
+        db.session.commit()
+        raise invalid
+    customer = _build_customer(data, data.email, password_hash, now=now, today=today)
+    try:
+        return _save_new_customer(customer, data.newsletter, now)
+    except EmailTaken:
+        raise invalid from None
 
 
 def _consent(customer: Customer, email: str, action: str, source: str, now: datetime) -> Consent:
@@ -308,6 +490,19 @@ def customer_for_reset_token(token: str, *, now: datetime) -> Customer | None:
     return customer if customer is not None and can_log_in(customer) else None
 
 
+def _use_up_reset_links(customer: Customer, now: datetime) -> None:
+    """Every outstanding reset link of ``customer`` stops working (the caller commits)."""
+    db.session.execute(
+        update(PasswordResetToken)
+        .where(
+            PasswordResetToken.customer_id == customer.id,
+            PasswordResetToken.used_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def reset_password(token: str, new_password: str, *, now: datetime) -> Customer:
     """Set a new password through a reset link, use the link up, log out everywhere."""
     customer = customer_for_reset_token(token, now=now)
@@ -332,15 +527,7 @@ def reset_password(token: str, new_password: str, *, now: datetime) -> Customer:
             _("Länken för att återställa lösenordet är ogiltig eller för gammal. Be om en ny.")
         )
     # Other outstanding links of the same account stop working too.
-    db.session.execute(
-        update(PasswordResetToken)
-        .where(
-            PasswordResetToken.customer_id == customer.id,
-            PasswordResetToken.used_at.is_(None),
-        )
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    _use_up_reset_links(customer, now)
     customer.password_hash = hash_password(new_password)
     customer.session_version += 1
     db.session.commit()
@@ -351,12 +538,14 @@ def reset_password(token: str, new_password: str, *, now: datetime) -> Customer:
 
 
 def change_password(customer: Customer, current: str, new: str, *, now: datetime) -> None:
-    """Change the password (current one required) and log out every other session."""
+    """Change the password (current one required), log out every other session and
+    make outstanding password-reset links useless."""
     if not password_matches(customer, current):
         raise WrongPassword(_("Det nuvarande lösenordet stämmer inte."), field="current_password")
     _require_password(new, field="new_password")
     customer.password_hash = hash_password(new)
     customer.session_version += 1
+    _use_up_reset_links(customer, now)
     db.session.commit()
 
 

@@ -2,7 +2,9 @@
 
 Every change to a staff account is audited (actor ``staff:<id>``, subject the
 account; the details name roles, never personal data). Changing someone's
-roles does not yet end their sessions (issue 8); it is audited.
+roles, or disabling their login, ends every session they have (their
+``session_version`` goes up): no browser keeps privileges granted or taken
+away under an older set of roles.
 """
 
 from __future__ import annotations
@@ -306,7 +308,8 @@ def set_roles(
     """Give ``person`` exactly ``roles`` (audited before/after); False if nothing changed.
 
     The last active administrator keeps the admin role, so someone can still
-    manage staff.
+    manage staff. The person's sessions end (session rotation on a privilege
+    change); a view acting on the admin's own account logs the admin in again.
     """
     chosen = _roles(roles)
     before = sorted(person.roles)
@@ -324,6 +327,7 @@ def set_roles(
     person.role_grants = keep + [
         RoleGrant(role=role.value, granted_at=now) for role in chosen if role not in have
     ]
+    person.session_version += 1
     _audit(
         person,
         "staff.roles",
@@ -345,6 +349,8 @@ def set_login_disabled(person: Customer, disabled: bool, *, actor_id: int, now: 
     if disabled and Role.ADMIN in person.roles and _admin_count() <= 1:
         raise StaffAdminError(_("Det måste finnas minst en administratör kvar."))
     person.login_disabled = disabled
+    if disabled:
+        person.session_version += 1  # enabling the login again revives no old session
     _audit(
         person,
         "staff.login_disabled" if disabled else "staff.login_enabled",

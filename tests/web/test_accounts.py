@@ -74,6 +74,22 @@ def organisation_form(**overrides: str) -> dict[str, str]:
 # --- Register ----------------------------------------------------------------------------
 
 
+def _activation_link() -> str:
+    message = db.session.query(OutboxMessage).filter_by(template="registration_confirm").one()
+    match = re.search(r"http://localhost(/konto/aktivera/[A-Za-z0-9_-]+)", message.body_text)
+    assert match, message.body_text
+    return match.group(1)
+
+
+def register(client: FlaskClient, data: dict[str, str]) -> Any:
+    """Fill in the registration form, follow the mailed link and press "Aktivera kontot"."""
+    response = post_form(client, REGISTER, data)
+    assert response.status_code == 200
+    assert "Kolla din e-post" in text(response)
+    assert db.session.query(Customer).count() == 0  # no account before the link
+    return post_form(client, _activation_link())
+
+
 def test_register_page_uses_the_glossary_and_leaves_newsletter_unticked_R2_6(
     client: FlaskClient,
 ) -> None:
@@ -94,9 +110,11 @@ def test_register_page_uses_the_glossary_and_leaves_newsletter_unticked_R2_6(
     assert "<script" not in html
 
 
-def test_consumer_registers_and_is_logged_in_T1_1(app: Flask, client: FlaskClient) -> None:
+def test_consumer_registers_by_mailed_link_and_is_logged_in_T1_1(
+    app: Flask, client: FlaskClient
+) -> None:
     with time_machine.travel(NOW, tick=False):
-        response = post_form(client, REGISTER, consumer_form(email="Kim@Example.SE"))
+        response = register(client, consumer_form(email="Kim@Example.SE"))
     assert response.status_code == 302
     assert response.headers["Location"] == "/konto/"
     customer = db.session.query(Customer).one()
@@ -115,7 +133,7 @@ def test_consumer_registers_and_is_logged_in_T1_1(app: Flask, client: FlaskClien
 def test_newsletter_consent_at_registration_is_recorded_R2_6(
     app: Flask, client: FlaskClient
 ) -> None:
-    post_form(client, REGISTER, consumer_form(newsletter="y"))
+    register(client, consumer_form(newsletter="y"))
     consent = db.session.query(Consent).one()
     assert (consent.action, consent.source, consent.purpose) == (
         "given",
@@ -141,7 +159,7 @@ def test_under_18_is_refused_and_the_form_keeps_the_input_T1_1(
 
 def test_turning_18_today_is_enough_T1_1(app: Flask, client: FlaskClient) -> None:
     with time_machine.travel(NOW, tick=False):
-        response = post_form(client, REGISTER, consumer_form(birth_date="2008-11-23"))
+        response = register(client, consumer_form(birth_date="2008-11-23"))
     assert response.status_code == 302
 
 
@@ -169,7 +187,7 @@ def test_bad_registration_input_is_refused_in_swedish_T1_1(
 
 
 def test_organisation_registers_with_org_number_T1_2(app: Flask, client: FlaskClient) -> None:
-    response = post_form(client, REGISTER, organisation_form(organisation_number="5566778899"))
+    response = register(client, organisation_form(organisation_number="5566778899"))
     assert response.status_code == 302
     customer = db.session.query(Customer).one()
     assert (customer.kind, customer.organisation_number) == ("organisation", "556677-8899")
@@ -201,12 +219,61 @@ def test_bad_organisation_input_is_refused_T1_1_T1_2(
     assert db.session.query(Customer).count() == 0
 
 
-def test_taken_email_is_refused_case_insensitively(app: Flask, client: FlaskClient) -> None:
-    make_customer(email="kund@example.se")
-    response = post_form(client, REGISTER, consumer_form(email="Kund@Example.se"))
-    assert response.status_code == 200
-    assert "Det finns redan ett konto med den e-postadressen. Glömt lösenordet?" in text(response)
+def test_registration_answers_the_same_for_a_taken_email_and_mails_the_owner(
+    app: Flask, client: FlaskClient
+) -> None:
+    """No account enumeration: a taken address gets the same page as a new one, and
+    its owner a mail (log in or choose a new password); nothing else changes."""
+    owner = make_customer(email="kund@example.se", password=PASSWORD)
+    taken = post_form(client, REGISTER, consumer_form(email="Kund@Example.se"))
+    fresh = post_form(new_client(app), REGISTER, consumer_form(email="ny@example.se"))
+    assert taken.status_code == fresh.status_code == 200
+
+    def neutral(page: str) -> str:
+        page = re.sub(r'name="csrf_token"[^>]*value="[^"]*"', 'name="csrf_token"', page)
+        return page.replace("kund@example.se", "X").replace("ny@example.se", "X")
+
+    assert neutral(text(taken)) == neutral(text(fresh))
+    with client.session_transaction() as sess:
+        assert "_user_id" not in sess
     assert db.session.query(Customer).count() == 1
+    mails = {m.template: m for m in db.session.query(OutboxMessage)}
+    assert set(mails) == {"registration_exists", "registration_confirm"}
+    warning = mails["registration_exists"]
+    assert warning.to_address == "kund@example.se"
+    assert "Någon försökte just skapa ett konto" in warning.body_text
+    assert "http://localhost/konto/logga-in" in warning.body_text
+    assert "http://localhost/konto/glomt-losenord" in warning.body_text
+    assert "/konto/aktivera/" not in warning.body_text
+    db.session.expire_all()
+    assert password_matches(owner, PASSWORD)  # the account is untouched
+    # The password typed for the taken address does not log anyone in either.
+    assert log_in(new_client(app), "kund@example.se", "ett-annat-losenord").status_code == 200
+
+
+def test_activation_link_works_once_and_expires(app: Flask, client: FlaskClient) -> None:
+    with time_machine.travel(NOW, tick=False):
+        post_form(client, REGISTER, consumer_form())
+    path = _activation_link()
+    max_age = app.config["REGISTRATION_LINK_MAX_AGE"]
+    with time_machine.travel(NOW + timedelta(seconds=max_age), tick=False):
+        assert client.get(path).status_code == 404
+        assert "Länken för att aktivera kontot är ogiltig" in text(client.get(path))
+    with time_machine.travel(NOW + timedelta(seconds=max_age - 1), tick=False):
+        page = client.get(path)
+        assert page.status_code == 200  # a GET (a mail scanner) creates nothing
+        assert db.session.query(Customer).count() == 0
+        assert post_form(client, path).status_code == 302
+        assert db.session.query(Customer).count() == 1
+        assert client.get(path).status_code == 404
+        assert post_form(new_client(app), path, form_url=LOGIN).status_code == 404
+    assert db.session.query(Customer).count() == 1
+
+
+def test_activation_link_without_csrf_is_refused(app: Flask, client: FlaskClient) -> None:
+    post_form(client, REGISTER, consumer_form())
+    assert client.post(_activation_link()).status_code == 400
+    assert db.session.query(Customer).count() == 0
 
 
 def test_registration_merges_the_guest_cart(app: Flask, client: FlaskClient) -> None:
@@ -217,7 +284,7 @@ def test_registration_merges_the_guest_cart(app: Flask, client: FlaskClient) -> 
         {"product_id": product.id, "quantity": 2},
         form_url="/varukorg/",
     )
-    post_form(client, REGISTER, consumer_form())
+    register(client, consumer_form())
     from shop.services import cart
 
     customer = db.session.query(Customer).one()

@@ -146,6 +146,10 @@ class RegisterForm(FlaskForm):
             raise ValidationError(str(_l("Bekräfta att kontaktpersonen har fyllt 18 år.")))
 
 
+class ConfirmRegistrationForm(FlaskForm):
+    """The "Aktivera kontot" button: the CSRF token is the whole form."""
+
+
 class ForgotPasswordForm(FlaskForm):
     email = _email_field()
 

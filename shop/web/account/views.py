@@ -24,9 +24,10 @@ from shop.extensions import limiter
 from shop.models import Customer
 from shop.services import accounts, data_requests, mail
 from shop.services import orders as order_service
-from shop.services.customers import EmailTaken, password_matches
+from shop.services.customers import password_matches
 from shop.web.account.forms import (
     ChangePasswordForm,
+    ConfirmRegistrationForm,
     DetailsForm,
     EraseAccountForm,
     ForgotPasswordForm,
@@ -101,6 +102,7 @@ def register() -> Response | str:
     if current_user.is_authenticated:
         return redirect(url_for("account.overview"))
     form = RegisterForm()
+    next_url = safe_next_url(request.args.get("next"))
     if form.validate_on_submit():
         organisation = form.kind.data == "organisation"
         data = accounts.Registration(
@@ -116,22 +118,52 @@ def register() -> Response | str:
             newsletter=bool(form.newsletter.data),
             language=str(session.get("lang") or "sv"),
         )
+        now = clock.now()
+        base = str(current_app.config["SHOP_BASE_URL"]).rstrip("/")
+        # Where the visitor was going (a course booking, say) travels in the activation link.
+        then = {"next": next_url} if next_url else {}
         try:
-            customer = accounts.register(data, now=clock.now(), today=clock.today())
-        except EmailTaken:
-            form.email.errors = [
-                *form.email.errors,
-                _("Det finns redan ett konto med den e-postadressen. Glömt lösenordet?"),
-            ]
+            message = accounts.request_registration(
+                data,
+                now=now,
+                today=clock.today(),
+                max_age_seconds=int(current_app.config["REGISTRATION_LINK_MAX_AGE"]),
+                link_for=lambda token: (
+                    base + url_for("account.confirm_registration", token=token, **then)
+                ),
+                login_url=base + url_for("account.login"),
+                reset_url=base + url_for("account.forgot_password"),
+            )
         except accounts.AccountError as error:
             _attach_error(form, error, "email")
         else:
-            for note in _start_session(customer, remember=False):
-                flash(note, "info")
-            flash(_("Välkommen! Ditt konto är skapat och du är inloggad."), "success")
-            return redirect(safe_next_url(request.args.get("next")) or url_for("account.overview"))
+            mail.deliver_now_in_development(current_app, message.id, now=now)
+            # The same answer whether or not the address has an account (no enumeration).
+            return render_template("account/register_sent.html", email=message.to_address)
+    return render_template("account/register.html", form=form, next_url=next_url)
+
+
+@bp.route("/aktivera/<token>", methods=["GET", "POST"])
+def confirm_registration(token: str) -> Response | tuple[str, int] | str:
+    """The mailed activation link: a button (mail scanners only GET), then the account."""
+    now = clock.now()
+    if not accounts.registration_link_valid(token, now=now):
+        return render_template("account/register_invalid.html"), 404
+    form = ConfirmRegistrationForm()
+    if form.validate_on_submit():
+        try:
+            customer = accounts.confirm_registration(token, now=now, today=clock.today())
+        except accounts.AccountError:
+            return render_template("account/register_invalid.html"), 404
+        for note in _start_session(customer, remember=False):
+            flash(note, "info")
+        flash(_("Välkommen! Ditt konto är skapat och du är inloggad."), "success")
+        return redirect(safe_next_url(request.args.get("next")) or url_for("account.overview"))
     return render_template(
-        "account/register.html", form=form, next_url=safe_next_url(request.args.get("next"))
+        "account/register_confirm.html",
+        form=form,
+        token=token,
+        next_url=safe_next_url(request.args.get("next")),
     )
 
 

@@ -8,13 +8,12 @@ the rules the shop enforces can never disagree.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from shop.domain.policy import DEFAULT_POLICY, Policy
 from shop.domain.vat import VatRate
+from shop.web.account.redirects import safe_next_url
 
 bp = Blueprint("pages", __name__)
 
@@ -26,15 +25,7 @@ def current_policy() -> Policy:
 
 def safe_next(target: str | None) -> str:
     """``target`` if it is a path on this site, else the home page (no open redirects)."""
-    fallback = url_for("storefront.home")
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return fallback
-    if "\\" in target or any(ord(ch) < 32 for ch in target):
-        return fallback
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return fallback
-    return target
+    return safe_next_url(target) or url_for("storefront.home")
 
 
 @bp.get("/kopvillkor")

@@ -5,9 +5,9 @@ Routes on the ``staff`` blueprint (imported from :mod:`shop.web.staff.views`).
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_user
 from werkzeug.wrappers import Response
 
 from shop import clock
@@ -81,6 +81,10 @@ def staff_edit(person_id: int) -> str | Response:
         except staff_admin.StaffAdminError as refused:
             form.roles.errors = [refused.message]
         else:
+            if changed and person.id == current_user.id:
+                # Their sessions ended (new session version); this one goes on.
+                remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+                login_user(person, remember=remembered in request.cookies)
             if changed:
                 flash(_("Rollerna för %(name)s är ändrade.", name=person.name), "success")
             else:
