@@ -36,6 +36,7 @@ from shop.models.invoice import (
 from shop.models.order import Order, OrderFee, OrderLine, StockMovement
 from shop.models.outbox import OutboxAttachment, OutboxMessage
 from shop.models.payment import Payment, ProviderEvent
+from shop.models.registration import PendingRegistration
 from shop.models.retention import (
     DataRequest,
     LegalHold,
@@ -43,7 +44,6 @@ from shop.models.retention import (
     RetentionLogEntry,
     RetentionRun,
 )
-from shop.models.registration import PendingRegistration
 
 __all__ = [
     "Address",

@@ -172,6 +172,10 @@ DATA_MAP: dict[str, TableEntry] = {
     "course_refund": personal(
         COURSE_PARTICIPANTS, not_personal="reason idempotency_key status approved_by"
     ),
+    # A registration waiting for its activation link (issue 8): account data, swept (R2.2).
+    "pending_registration": personal(
+        ACCOUNT, "email details", not_personal="token_hash password_hash"
+    ),
     # Data requests and the retention machinery (R2.8, S4)
     "data_request": personal(DATA_REQUESTS, not_personal="kind channel verified_by status outcome"),
     "legal_hold": personal(ACCOUNT, "reason", not_personal="created_by released_by"),

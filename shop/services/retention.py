@@ -68,6 +68,7 @@ from shop.models import (
     Invoice,
     LegalHold,
     Order,
+    PendingRegistration,
     Refund,
     RetentionLock,
     RetentionLogEntry,
@@ -612,6 +613,21 @@ def _sweep_data_requests(ctx: SweepContext) -> None:
         ctx.commit()
 
 
+def _sweep_pending_registrations(ctx: SweepContext) -> None:
+    """R2.2 at its smallest: a registration never activated is an account that never came to
+    be; its details go once its link has expired (the day after, so no link still works)."""
+    cutoff = _day_start(ctx.sweep_on)
+    query = select(PendingRegistration.id).where(PendingRegistration.expires_at < cutoff)
+    for rows in _pages(query, PendingRegistration.id, ctx.batch_size):
+        doomed = [row.id for row in rows]
+        if not ctx.dry_run:
+            db.session.execute(
+                delete(PendingRegistration).where(id_in(PendingRegistration.id, doomed))
+            )
+        ctx.log("R2.2", RetentionAction.PURGE, "pending_registration", [str(i) for i in doomed])
+        ctx.commit()
+
+
 #: The sweeper's rules in order: erasures that waited, accounts, guest orders, then purges.
 RULES: list[Callable[[SweepContext], None]] = [
     _sweep_waiting_erasures,
@@ -621,6 +637,7 @@ RULES: list[Callable[[SweepContext], None]] = [
     _sweep_bookkeeping,
     _sweep_consent_proof,
     _sweep_data_requests,
+    _sweep_pending_registrations,
 ]
 
 

@@ -412,6 +412,28 @@ def test_r2_8_records_of_data_requests_go_three_years_after_they_closed(app: Fla
     assert db.session.scalar(select(func.count()).select_from(DataRequest)) == 0
 
 
+def test_r2_2_a_registration_never_activated_goes_the_day_after_its_link_expired(
+    app: Flask,
+) -> None:
+    """R2.2: the details of a registration nobody activated go once its link cannot work."""
+    from shop.models import PendingRegistration
+
+    db.session.add(
+        PendingRegistration(
+            token_hash="a" * 64,
+            email="aldrig@example.se",
+            password_hash="x",
+            details={"name": "Aldrig Aktiverad"},
+            created_at=datetime(2026, 5, 3, 12, 0, tzinfo=UTC),
+            expires_at=datetime(2026, 5, 4, 12, 0, tzinfo=UTC),
+        )
+    )
+    db.session.commit()
+    assert run(date(2026, 5, 4)).counts.get("R2.2 purge") is None
+    assert run(date(2026, 5, 5)).counts.get("R2.2 purge") == 1
+    assert occurrences(("aldrig@example.se", "Aldrig Aktiverad")) == {}
+
+
 def test_s3_the_sweeper_log_names_rule_and_code_and_no_personal_data(app: Flask) -> None:
     """S3: when, rule, pseudonymous code, action, run."""
     customer, _order = make_person(last_activity_on=date(2023, 5, 2))

@@ -1,7 +1,7 @@
 """pending registrations
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-24 06:28:00.738445
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0007"
-down_revision = "0006"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
