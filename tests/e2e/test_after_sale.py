@@ -31,7 +31,7 @@ from tests.e2e.test_checkout import _sheet_music_slugs
 
 pytestmark = pytest.mark.e2e
 
-CONSUMER, ORGANISATION, STAFF = DEMO_LOGINS
+CONSUMER, ORGANISATION, STAFF, _TEACHER = DEMO_LOGINS
 
 
 @pytest.fixture
