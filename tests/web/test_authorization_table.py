@@ -16,8 +16,10 @@ actions; the visitor's CSRF token is sent). Placeholders are filled from
 ``OWNER_NO_LOGIN`` the owner reaches it; everyone else 404 (guest-capable pages)
 ``RECEIPT``        the buyer and finance (and admin) reach it; others 404
 ``LINK``           whoever holds the link reaches it (a tampered link: 404 for all)
+``LOGGED_IN``      every login reaches it; anonymous to login
 ``staff(...)``     the roles named reach the view (``OK``); customers and other
                    roles 403; anonymous to login
+``TEACHER``        the course's teacher (and admin) reach it; other logins 403
 =================  ==========================================================
 
 Answers: a status code, ``LOGIN`` (a redirect to the login page) or ``OK`` (the
@@ -32,7 +34,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,13 +43,29 @@ import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 
+from shop.domain.buyers import BuyerKind
 from shop.domain.lifecycle import OrderStatus
 from shop.extensions import db
-from shop.models import Invoice, OutboxMessage
+from shop.models import BookkeepingRecord, Customer, Invoice, Order, OutboxMessage
 from shop.models.customer import Role
-from shop.services import accounts, invoicing, orders, payments, shipping
+from shop.services import (
+    accounts,
+    complaints,
+    course_invoicing,
+    courses,
+    data_requests,
+    invoicing,
+    newsletter,
+    orders,
+    payments,
+    returns,
+    shipping,
+)
+from shop.services.complaints import Upload
 from shop.services.customers import create_staff_member
 from tests.conftest import csrf_token_from, new_client
+from tests.course_helpers import book as course_book
+from tests.course_helpers import make_course
 from tests.factories import NOW, PASSWORD, make_customer, make_order, make_product
 from tests.services.fulfilment_helpers import (
     code_product,
@@ -54,10 +73,14 @@ from tests.services.fulfilment_helpers import (
     download_product,
     tmp_downloads,  # noqa: F401 - fixture
 )
-from tests.services.test_returns import LATER, URL, paid_order, withdraw
+from tests.services.test_complaint_photos import JPEG
+from tests.services.test_returns import LATER, URL, inspected, paid_order, withdraw
 
 LOGIN = "login"
 OK = "ok"
+#: The day the test's courses are invoiced (T9.2, 14 days before they start) and the last
+#: day the shop may cancel one (T9.5): before LATER, the day the visitors come.
+COURSE_INVOICED = LATER.date() - timedelta(days=1)
 KINDS = ("anonymous", "owner", "other", "staff", "finance", "admin", "teacher")
 
 
@@ -73,6 +96,7 @@ OWNER = who(404, anonymous=LOGIN, owner=OK)
 OWNER_NO_LOGIN = who(404, owner=OK)
 RECEIPT = who(404, owner=OK, finance=OK, admin=OK)
 LINK = who(OK)
+LOGGED_IN = who(OK, anonymous=LOGIN)
 
 
 def staff(*roles: str) -> dict[str, int | str]:
@@ -83,6 +107,9 @@ def staff(*roles: str) -> dict[str, int | str]:
 STAFF = staff("staff", "finance", "admin")  # staff_required(Role.STAFF)
 FINANCE = staff("finance", "admin")
 ADMIN = staff("admin")
+#: staff_required(Role.TEACHER): the course is the teacher's own (another teacher's: 404,
+#: see tests/web/test_staff_courses.py); admin sees every course.
+TEACHER = staff("teacher", "admin")
 
 
 @dataclass(frozen=True)
@@ -156,10 +183,64 @@ ROUTES: dict[str, Row] = {
     "staff.staff_edit": Row("/staff/personal/{person}", ADMIN),
     "staff.staff_enable": Row("/staff/personal/{person}/oppna", ADMIN, "POST"),
     "staff.staff_disable": Row("/staff/personal/{person}/sparra", ADMIN, "POST"),
+    # Complaints (T6): the order's owner, the guest link's holder and staff
+    "complaints.report": Row("/konto/ordrar/{order}/reklamera/{line}", OWNER),
+    "complaints.guest_report": Row("/order/{guest_token}/reklamera/{guest_line}", LINK),
+    "complaints.photo": Row(
+        "/konto/ordrar/{order}/reklamationer/{complaint}/bilder/{photo}", OWNER
+    ),
+    "complaints.guest_photo": Row(
+        "/order/{guest_token}/reklamationer/{guest_complaint}/bilder/{guest_photo}", LINK
+    ),
+    "staff.complaint_page": Row("/staff/reklamationer/{complaint}", STAFF),
+    "staff.complaint_decide": Row("/staff/reklamationer/{complaint}/beslut", STAFF, "POST"),
+    "staff.complaint_label": Row("/staff/reklamationer/{complaint}/returfraktsedel", STAFF, "POST"),
+    "staff.complaint_photo": Row("/staff/reklamationer/{complaint}/bilder/{photo}", STAFF),
+    # Courses (T9): pages are public, booking needs a login, a booking is its booker's
+    "courses.detail": Row("/kurser/{course_slug}", PUBLIC),
+    "courses.book": Row("/kurser/{course_slug}/boka", LOGGED_IN),
+    "courses.join_waiting_list": Row("/kurser/{course_slug}/vantelista", LOGGED_IN, "POST"),
+    "courses.booking_page": Row("/kurser/bokning/{booking}", OWNER),
+    "courses.transfer": Row("/kurser/bokning/{booking}/overlat", OWNER),
+    "courses.cancel": Row("/kurser/bokning/{booking}/avboka", OWNER, "POST"),
+    "courses.document_pdf": Row("/kurser/bokning/{booking}/dokument/{course_invoice}.pdf", OWNER),
+    "courses.rename": Row("/kurser/bokning/{booking}/deltagare/{participant}", OWNER, "POST"),
+    "courses.attendance": Row("/kurser/larare/{course}", TEACHER),
+    "staff.course_page": Row("/staff/kurser/{course}", STAFF),
+    "staff.course_cancel": Row("/staff/kurser/{course}/stall-in", STAFF, "POST"),
+    "staff.course_booking": Row("/staff/kurser/bokning/{booking}", STAFF),
+    "staff.course_booking_accept": Row("/staff/kurser/bokning/{booking}/godkann", STAFF, "POST"),
+    "staff.course_transfer_decide": Row(
+        "/staff/kurser/overlatelse/{seat_transfer}/neka", STAFF, "POST"
+    ),
+    "staff.course_refund_paid": Row(
+        "/staff/kurser/aterbetalning/{course_refund}/utbetald", FINANCE, "POST"
+    ),
+    # Bookkeeping records (R2.3: the finance role; a credit note also for its buyer)
+    "documents.credit_note_pdf": Row("/kreditfaktura/{credit_order}/{credit_number}/pdf", RECEIPT),
+    "staff.finance_record": Row("/staff/ekonomi/bokforing/{record}", FINANCE),
+    "staff.finance_record_pdf": Row("/staff/ekonomi/bokforing/{record}/pdf", FINANCE),
+    # Privacy: holds (R3.5), access requests by mail (R4.1), the unsubscribe link (R2.6)
+    "staff.retention_release": Row("/staff/gallring/sparr/{hold}/hav", STAFF, "POST"),
+    "staff.data_request_extract": Row(
+        "/staff/dataforfragningar/{data_request}/registerutdrag.json", STAFF
+    ),
+    "staff.data_request_answered": Row(
+        "/staff/dataforfragningar/{data_request}/besvarad", STAFF, "POST"
+    ),
+    "newsletter.unsubscribe_page": Row("/nyhetsbrev/avsluta/{newsletter_token}", LINK),
+    "newsletter.unsubscribe": Row("/nyhetsbrev/avsluta/{newsletter_token}", LINK, "POST"),
 }
 
 #: Placeholders that are link tokens: the row is also tried with a tampered token.
-TOKENS = ("reset_token", "activation_token", "guest_token", "download_token", "sandbox_reference")
+TOKENS = (
+    "reset_token",
+    "activation_token",
+    "guest_token",
+    "download_token",
+    "sandbox_reference",
+    "newsletter_token",
+)
 
 
 @dataclass
@@ -196,14 +277,16 @@ def build_world(app: Flask) -> World:
     consumer = make_customer(email="agare@example.se", name="Ägare Kund")
     organisation = make_customer(email="org@example.se", kind="organisation")
     make_customer(email="annan@example.se", name="Annan Kund")
-    for role in (Role.STAFF, Role.FINANCE, Role.ADMIN, Role.TEACHER):
-        create_staff_member(
+    logins = {
+        role: create_staff_member(
             email=f"{role.value}@example.se",
             name=role.value,
             password=PASSWORD,
             roles=[role],
             now=NOW,
         )
+        for role in (Role.STAFF, Role.FINANCE, Role.ADMIN, Role.TEACHER)
+    }
     person = create_staff_member(
         email="personal@example.se",
         name="Per Sonal",
@@ -291,6 +374,10 @@ def build_world(app: Flask) -> World:
         "activation_token": _mailed_path(
             "registration_confirm", r"/konto/aktivera/([A-Za-z0-9_-]+)"
         ),
+        **_complaints(order, guest_order),
+        **_courses(consumer, organisation, teacher=logins[Role.TEACHER]),
+        **_credit_note(consumer),
+        **_privacy(consumer),
     }
     clients = {
         "anonymous": _client(app, None),
@@ -303,6 +390,96 @@ def build_world(app: Flask) -> World:
         "organisation": _client(app, "org@example.se"),
     }
     return World(values, clients, owners)
+
+
+def _complaints(order: Order, guest_order: Order) -> dict[str, str]:
+    """A complaint with a photo on the consumer's order and on the guest's (T6)."""
+    values = {"line": str(order.lines[0].id), "guest_line": str(guest_order.lines[0].id)}
+    for prefix, target in (("", order), ("guest_", guest_order)):
+        complaint = complaints.report(
+            target.lines[0],
+            description="Benet har spruckit.",
+            discovered_on=None,
+            photos=[Upload("bild.jpg", JPEG)],
+            actor="customer:test",
+            now=LATER,
+        )
+        values[f"{prefix}complaint"] = str(complaint.id)
+        values[f"{prefix}photo"] = str(complaint.photos[0].id)
+    return values
+
+
+def _courses(consumer: Customer, organisation: Customer, *, teacher: Customer) -> dict[str, str]:
+    """The teacher's course with the consumer's invoiced booking and the organisation's seat
+    transfer (T9.2, T9.4); another course cancelled with a refund to pay out (T9.5)."""
+    start = COURSE_INVOICED + timedelta(days=14)
+    course = make_course(start=start, teacher=teacher)
+    booking = course_book(course, consumer, "Alva", accept=True)
+    school = course_book(
+        course, organisation, "Elev Ett", "Elev Två", kind=BuyerKind.ORGANISATION, accept=True
+    )
+    transfer = courses.request_transfer(
+        school,
+        school.participants[0].id,
+        name="Elev Tre",
+        birth_date=date(2015, 6, 1),
+        same_organisation=True,
+        now=NOW,
+    )
+    cancelled = make_course(title="Gitarrkurs", start=start)
+    paid = course_book(cancelled, consumer, "Ture", accept=True)
+    day = datetime.combine(COURSE_INVOICED, time(9), tzinfo=UTC)
+    course_invoicing.run_invoicing(COURSE_INVOICED, now=day)
+    assert paid.invoice is not None
+    invoicing.register_payment(
+        paid.invoice,
+        amount_ore=paid.invoice.total_ore,
+        paid_on=COURSE_INVOICED,
+        reference="bg",
+        registered_by="test",
+        now=day,
+    )
+    courses.cancel_course(
+        cancelled, reason="Sjuk lärare", override_reason=None, staff_id=1, now=day
+    )
+    (refund,) = course_invoicing.refunds_of(paid)
+    (document,) = course_invoicing.documents_of(booking)
+    return {
+        "course": str(course.id),
+        "course_slug": course.slug,
+        "booking": str(booking.id),
+        "participant": str(booking.participants[0].id),
+        "course_invoice": str(document.id),
+        "seat_transfer": str(transfer.id),
+        "course_refund": str(refund.id),
+    }
+
+
+def _credit_note(consumer: Customer) -> dict[str, str]:
+    """The credit note of the consumer's approved return (T5.8)."""
+    order = paid_order(lines=[(make_product(title="Metronom"), 1)], customer=consumer)
+    refund, _ = returns.approve(inspected(order), staff_id=1, now=LATER)
+    assert refund is not None
+    note = db.session.get(BookkeepingRecord, refund.credit_note_id)
+    assert note is not None
+    return {
+        "credit_order": str(order.number),
+        "credit_number": str(note.number),
+        "record": str(note.id),
+    }
+
+
+def _privacy(consumer: Customer) -> dict[str, str]:
+    """A hold (R3.5), an access request by mail (R4.1) and a newsletter link (R2.6)."""
+    hold = data_requests.place_hold(consumer, "Tvist om leverans", actor="staff:1", now=LATER)
+    request = data_requests.record_access_request(
+        consumer, verified_by="staff:1", received_on=LATER.date(), now=LATER
+    )
+    return {
+        "hold": str(hold.id),
+        "data_request": str(request.id),
+        "newsletter_token": newsletter.unsubscribe_token(consumer.email),
+    }
 
 
 def answer(response: Any, method: str) -> int | str:
@@ -362,7 +539,13 @@ def test_every_route_with_a_variable_has_a_row(app: Flask) -> None:
     assert not stale, f"rows for endpoints that no longer exist: {stale}"
 
 
-@pytest.mark.usefixtures("tmp_downloads", "frozen")
+@pytest.fixture
+def uploads(app: Flask, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Complaint photos in the test's tmp directory."""
+    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path / "uploads"))
+
+
+@pytest.mark.usefixtures("tmp_downloads", "uploads", "frozen")
 def test_every_object_url_answers_each_kind_of_visitor_as_the_table_says(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -407,12 +590,22 @@ def test_unknown_objects_are_404_for_their_owner_and_for_staff(app: Flask) -> No
     )
     owner = _client(app, "agare@example.se")
     admin = _client(app, "admin@example.se")
-    for url in ["/konto/ordrar/999999", "/kvitto/999999", "/konto/ordrar/999999/angra"]:
+    for url in [
+        "/konto/ordrar/999999",
+        "/kvitto/999999",
+        "/konto/ordrar/999999/angra",
+        "/kreditfaktura/999999/1/pdf",
+        "/kurser/bokning/999999",
+    ]:
         assert owner.get(url).status_code == 404, url
     for url in [
         "/staff/ordrar/999999",
         "/staff/returer/999999",
         "/staff/personal/999999",
         "/staff/fakturor/999999/paminnelse.pdf",
+        "/staff/reklamationer/999999",
+        "/staff/kurser/999999",
+        "/staff/ekonomi/bokforing/999999",
+        "/kurser/larare/999999",
     ]:
         assert admin.get(url).status_code == 404, url

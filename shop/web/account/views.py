@@ -121,7 +121,7 @@ def register() -> Response | str:
         now = clock.now()
         base = str(current_app.config["SHOP_BASE_URL"]).rstrip("/")
         # Where the visitor was going (a course booking, say) travels in the activation link.
-        then = {"next": next_url} if next_url else {}
+        then: dict[str, Any] = {"next": next_url} if next_url else {}
         try:
             message = accounts.request_registration(
                 data,
