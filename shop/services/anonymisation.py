@@ -9,10 +9,13 @@ pseudonymous code (``K-7F3A9C2B``, e-mail ``k-7f3a9c2b@anonymiserad.invalid``),
 login is disabled for good and every session ends (session version bumped).
 Orders keep amounts, VAT, dates, lines and the code (R2.1). Bookkeeping
 records (receipts, invoices, credit notes) are never touched here: they keep
-the buyer's identity as issued until R2.3 purges them.
+the buyer's identity as issued until R2.3 purges them. Course participants
+(R2.5, with the booker's account or 12 months after the course) become
+``Deltagare <id>`` born 1900-01-01 (the column requires a date), with the
+names in seat transfers and the outbox copies of course mails naming them.
 
-Adding a table with personal data (course participants, complaints): write a
-function that runs one set-based statement for it and append it to
+Adding a table with personal data: write a function that runs one
+set-based statement for it and append it to
 :data:`CUSTOMER_STEPS` (data tied to the account; called with
 ``(customer_ids, order_ids, now)``) or :data:`ORDER_STEPS` (data tied to an
 order; called with ``(order_ids, now)``). Both run before the order and
@@ -22,11 +25,11 @@ account rows are overwritten, so a step can still read the original e-mail.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement, delete, func, literal, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, literal, select, update
 
 from shop.extensions import db
 from shop.models import (
@@ -35,17 +38,25 @@ from shop.models import (
     Complaint,
     ComplaintPhoto,
     Consent,
+    Course,
+    CourseBooking,
+    CourseParticipant,
     CreditCheck,
     Customer,
     Order,
     OutboxAttachment,
     OutboxMessage,
     PasswordResetToken,
+    SeatTransfer,
     Withdrawal,
 )
 
 #: The domain anonymised e-mail addresses get (``.invalid`` never delivers, RFC 2606).
 ANONYMOUS_EMAIL_DOMAIN = "@anonymiserad.invalid"
+
+#: A participant's birth date once anonymised (R2.5): the column requires a date, and no
+#: participant is born on it (courses have an age range).
+ANONYMOUS_BIRTH_DATE = date(1900, 1, 1)
 
 #: A step for one more table: ``(customer_ids, order_ids, now)``, one set-based statement.
 Step = Callable[[Sequence[int], Sequence[int], datetime], None]
@@ -257,8 +268,114 @@ def _account_rows(customer_ids: Sequence[int], now: datetime) -> None:
     )
 
 
-#: Per-customer steps for more tables (course participants, complaints, …).
-CUSTOMER_STEPS: list[Step] = []
+def participant_code(participant_id: Any) -> Any:
+    """A participant's code once anonymised: ``Deltagare <id>`` (SQL expression)."""
+    return literal("Deltagare ") + sa.cast(participant_id, sa.String)
+
+
+def _course_mails(doomed: Any) -> None:
+    """Course mails (booking, invoice, transfer…) to the booker or the course's teacher that
+    name one of these participants or a person named in a seat transfer from or to them:
+    the copy in the outbox goes."""
+    names = sa.union(
+        select(CourseParticipant.name).where(CourseParticipant.id.in_(doomed)),
+        select(SeatTransfer.name).where(
+            sa.or_(
+                SeatTransfer.participant_id.in_(doomed),
+                SeatTransfer.new_participant_id.in_(doomed),
+            )
+        ),
+    ).subquery()
+    bookings = select(CourseParticipant.booking_id).where(CourseParticipant.id.in_(doomed))
+    bookers = (
+        select(Customer.email)
+        .join(CourseBooking, CourseBooking.customer_id == Customer.id)
+        .where(CourseBooking.id.in_(bookings))
+    )
+    teachers = (
+        select(Customer.email)
+        .join(Course, Course.teacher_id == Customer.id)
+        .join(CourseBooking, CourseBooking.course_id == Course.id)
+        .where(CourseBooking.id.in_(bookings))
+    )
+    naming = sa.and_(
+        OutboxMessage.template.startswith("course"),
+        OutboxMessage.to_address.in_(sa.union(bookers, teachers)),
+        exists().where(
+            sa.or_(
+                OutboxMessage.body_text.contains(names.c.name),
+                OutboxMessage.body_html.contains(names.c.name),
+            )
+        ),
+    )
+    mails = select(OutboxMessage.id).where(naming)
+    db.session.execute(
+        delete(OutboxAttachment)
+        .where(OutboxAttachment.message_id.in_(mails))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        delete(OutboxMessage).where(naming).execution_options(synchronize_session=False)
+    )
+
+
+def _anonymise_participants_where(condition: ColumnElement[bool]) -> None:
+    """Name and birth date of these participants, and of the seat transfers from or to them."""
+    doomed = select(CourseParticipant.id).where(condition)
+    _course_mails(doomed)
+    db.session.execute(
+        update(SeatTransfer)
+        .where(
+            sa.or_(
+                SeatTransfer.participant_id.in_(doomed),
+                SeatTransfer.new_participant_id.in_(doomed),
+            )
+        )
+        .values(
+            name=sa.case(
+                (
+                    SeatTransfer.new_participant_id.is_not(None),
+                    participant_code(SeatTransfer.new_participant_id),
+                ),
+                else_=literal("Överlåtelse ") + sa.cast(SeatTransfer.id, sa.String),
+            ),
+            birth_date=ANONYMOUS_BIRTH_DATE,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(CourseParticipant)
+        .where(condition)
+        .values(name=participant_code(CourseParticipant.id), birth_date=ANONYMOUS_BIRTH_DATE)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def anonymise_participants(participant_ids: Sequence[int], *, now: datetime) -> None:
+    """R2.5: these participants become ``Deltagare <id>`` born :data:`ANONYMOUS_BIRTH_DATE`,
+    with the seat transfers from or to them; in the caller's transaction."""
+    if participant_ids:
+        _anonymise_participants_where(id_in(CourseParticipant.id, participant_ids))
+
+
+def _course_bookings(customer_ids: Sequence[int], order_ids: Sequence[int], now: datetime) -> None:
+    """R2.1, R4.3: the bookings' organisation name and number, and their participants.
+
+    A booking whose course has not ended holds the account (R3.4), so the participants
+    here are of courses that ended (or of declined bookings, which never held a seat).
+    """
+    of_bookers = select(CourseBooking.id).where(id_in(CourseBooking.customer_id, customer_ids))
+    _anonymise_participants_where(CourseParticipant.booking_id.in_(of_bookers))
+    db.session.execute(
+        update(CourseBooking)
+        .where(id_in(CourseBooking.customer_id, customer_ids))
+        .values(organisation_name=None, organisation_number=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+#: Per-customer steps for more tables: course bookings and their participants (R2.5).
+CUSTOMER_STEPS: list[Step] = [_course_bookings]
 
 
 def anonymise_customers(

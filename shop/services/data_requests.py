@@ -7,7 +7,9 @@ What must stay is listed with the reason (rule ID) and the date it will go:
 orders under a hold (R3.1, R3.2) until the sweeper finds them free (the
 request waits, then ``flask retention sweep`` finishes it), and the
 bookkeeping records that keep the buyer's identity until R2.3 purges them.
-A staff hold on the account (R3.5) stops everything: the request waits.
+A hold on the account itself stops everything and the request waits: a course
+booking whose course has not ended or whose fee is unpaid (R3.4; the booker
+must stay reachable and the participants known), or a staff hold (R3.5).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ class WaitingItem:
     kind: str
     #: The order or document number (no personal data).
     number: str
-    #: The rule that keeps it: R3.1, R3.2, R3.5 (holds) or R2.3 (bookkeeping).
+    #: The rule that keeps it: R3.1, R3.2, R3.4, R3.5 (holds) or R2.3 (bookkeeping).
     rule: str
     #: The first day it may go; None while a hold lasts with no known end.
     until: date | None
@@ -145,9 +147,10 @@ def _erase(
 ) -> tuple[bool, list[WaitingItem]]:
     """Anonymise what can go now; return (no hold remains, what waits)."""
     account_holds = customer_holds([customer.id], today, policy).get(customer.id, set())
-    if HoldReason.STAFF_HOLD in account_holds:
+    on_account = sorted(account_holds & {HoldReason.COURSE_OPEN, HoldReason.STAFF_HOLD})
+    if on_account:
         return False, [
-            WaitingItem("account", customer.pseudonym, HoldReason.STAFF_HOLD.value, None)
+            WaitingItem("account", customer.pseudonym, reason.value, None) for reason in on_account
         ]
     open_orders = list(
         db.session.execute(

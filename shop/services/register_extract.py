@@ -41,6 +41,10 @@ from shop.models import (
     CartLine,
     Complaint,
     Consent,
+    CourseBooking,
+    CourseCancellation,
+    CourseParticipant,
+    CourseRefund,
     CreditCheck,
     Customer,
     DataRequest,
@@ -53,7 +57,9 @@ from shop.models import (
     Payment,
     Refund,
     ReturnParcel,
+    SeatTransfer,
     Shipment,
+    WaitingListEntry,
     Withdrawal,
 )
 
@@ -449,6 +455,140 @@ def _complaints(customer: Customer) -> list[dict[str, Any]]:
     ]
 
 
+def _course_invoice(invoice: Invoice | None) -> dict[str, Any] | None:
+    if invoice is None:
+        return None
+    return {
+        "number": invoice.number,
+        "ocr": invoice.ocr,
+        "issued_on": _iso(invoice.issued_on),
+        "due_on": _iso(invoice.due_on),
+        "total_ore": invoice.total_ore,
+        "paid_ore": invoice.paid_ore,
+        "status": invoice.status,
+        "paid_on": _iso(invoice.paid_on),
+    }
+
+
+def _booking_ids(customer: Customer) -> list[int]:
+    return list(
+        db.session.scalars(select(CourseBooking.id).where(CourseBooking.customer_id == customer.id))
+    )
+
+
+@section("course_bookings", lazy_gettext("Kursbokningar"))
+def _course_bookings(customer: Customer) -> list[dict[str, Any]]:
+    """T9, R2.5: the booker's bookings with their participants (names, birth dates)."""
+    rows = db.session.scalars(
+        select(CourseBooking)
+        .where(CourseBooking.customer_id == customer.id)
+        .order_by(CourseBooking.created_at, CourseBooking.id)
+    ).all()
+    bookings = []
+    for b in rows:
+        participants: list[CourseParticipant] = list(b.participants)
+        cancellations = db.session.scalars(
+            select(CourseCancellation)
+            .where(CourseCancellation.booking_id == b.id)
+            .order_by(CourseCancellation.id)
+        )
+        transfers = db.session.scalars(
+            select(SeatTransfer).where(SeatTransfer.booking_id == b.id).order_by(SeatTransfer.id)
+        )
+        refunds = db.session.scalars(
+            select(CourseRefund).where(CourseRefund.booking_id == b.id).order_by(CourseRefund.id)
+        )
+        bookings.append(
+            {
+                "booking": f"K{b.id}",
+                "course": b.course.title,
+                "starts_at": _iso(b.course.starts_at),
+                "ends_at": _iso(b.course.ends_at),
+                "sessions": [
+                    {"starts_at": _iso(s.starts_at), "ends_at": _iso(s.ends_at)}
+                    for s in b.course.sessions
+                ],
+                "place": b.course.place,
+                "online": b.course.online,
+                "status": b.status,
+                "buyer_kind": b.buyer_kind,
+                "organisation_name": b.organisation_name,
+                "organisation_number": b.organisation_number,
+                "fee_ore": b.fee_ore,
+                "vat_rate_bp": b.vat_rate_bp,
+                "booked_on": _iso(b.booked_on),
+                "confirmed_at": _iso(b.confirmed_at),
+                "cancelled_at": _iso(b.cancelled_at),
+                "participants": [
+                    {
+                        "name": p.name,
+                        "birth_date": _iso(p.birth_date),
+                        "status": p.status,
+                        "created_at": _iso(p.created_at),
+                    }
+                    for p in participants
+                ],
+                "cancellations": [
+                    {
+                        "participant": c.participant_id,
+                        "received_on": _iso(c.received_on),
+                        "channel": c.channel,
+                        "days_before_start": c.days_before_start,
+                        "fee_ore": c.fee_ore,
+                        "kept_ore": c.kept_ore,
+                        "credited_ore": c.credited_ore,
+                    }
+                    for c in cancellations
+                ],
+                "transfers": [
+                    {
+                        "participant": t.participant_id,
+                        "name": t.name,
+                        "birth_date": _iso(t.birth_date),
+                        "same_organisation": t.same_organisation,
+                        "status": t.status,
+                        "requested_at": _iso(t.requested_at),
+                        "decided_at": _iso(t.decided_at),
+                    }
+                    for t in transfers
+                ],
+                "refunds": [
+                    {
+                        "amount_ore": r.amount_ore,
+                        "reason": r.reason,
+                        "status": r.status,
+                        "created_at": _iso(r.created_at),
+                        "completed_at": _iso(r.completed_at),
+                    }
+                    for r in refunds
+                ],
+                "invoice": _course_invoice(b.invoice),
+            }
+        )
+    return bookings
+
+
+@section("course_waiting_list", lazy_gettext("Väntelistor för kurser"))
+def _course_waiting_list(customer: Customer) -> list[dict[str, Any]]:
+    """T9.6: the booker's places in full courses' waiting lists."""
+    rows = db.session.scalars(
+        select(WaitingListEntry)
+        .where(WaitingListEntry.customer_id == customer.id)
+        .order_by(WaitingListEntry.created_at, WaitingListEntry.id)
+    )
+    return [
+        {
+            "course": w.course.title,
+            "seats": w.seats,
+            "status": w.status,
+            "created_at": _iso(w.created_at),
+            "offered_at": _iso(w.offered_at),
+            "offer_expires_at": _iso(w.offer_expires_at),
+        }
+        for w in rows
+    ]
+
+
 @section("credit_checks", lazy_gettext("Kreditprövningar"))
 def _credit_checks(customer: Customer) -> list[dict[str, Any]]:
     orders = _order_ids(customer)
@@ -527,9 +667,14 @@ def _cart(customer: Customer) -> list[dict[str, Any]]:
 
 
 def _audit_subjects(customer: Customer) -> list[Any]:
-    """The audit log's subjects that are this customer's: the account, orders and their parts."""
+    """The audit log's subjects that are this customer's: the account, orders and their parts,
+    course bookings."""
     orders = _order_ids(customer)
-    subjects: dict[str, list[int]] = {"customer": [customer.id], "order": orders}
+    subjects: dict[str, list[int]] = {
+        "customer": [customer.id],
+        "order": orders,
+        "course_booking": _booking_ids(customer),
+    }
     if orders:
         for subject_type, model in (
             ("payment", Payment),

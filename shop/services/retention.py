@@ -13,12 +13,12 @@ killed mid-batch leaves that batch untouched, and the next run does it.
 Only one sweep runs at a time (S4): a PostgreSQL advisory lock, or on SQLite
 a lock row naming the host and process (a dead process loses it).
 
-Adding a table (course participants R2.5, complaints R3.3): a new hold is one
-more entry in :data:`ORDER_HOLDS` or :data:`CUSTOMER_HOLDS` (an SQL condition
-on the order or the customer); a new kind of record is one more function in
-:data:`RULES` built like :func:`_sweep_data_requests` (candidates by keyset,
-facts, ``decide_*`` from the domain, one set-based statement, ``ctx.log``,
-``ctx.commit``).
+Adding a table: a new hold is one more entry in :data:`ORDER_HOLDS` or
+:data:`CUSTOMER_HOLDS` (an SQL condition on the order or the customer); a new
+kind of record is one more function in :data:`RULES` built like
+:func:`_sweep_data_requests` (candidates by keyset, facts, ``decide_*`` from
+the domain, one set-based statement, ``ctx.log``, ``ctx.commit``). Courses:
+:func:`_course_booking_open` (R3.4) and :func:`_sweep_participants` (R2.5).
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from flask import current_app
 from sqlalchemy import ColumnElement, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from shop.clock import local_date, utcnow
-from shop.domain.calendar import add_years
-from shop.domain.lifecycle import InvoiceStatus, OrderStatus, ReturnStatus
+from shop.clock import STOCKHOLM, local_date, utcnow
+from shop.domain.calendar import add_months, add_years
+from shop.domain.lifecycle import BookingStatus, InvoiceStatus, OrderStatus, ReturnStatus
 from shop.domain.policy import DEFAULT_POLICY, Policy
 from shop.domain.retention import (
     AccountFacts,
@@ -49,6 +49,7 @@ from shop.domain.retention import (
     CreditDataFacts,
     DataRequestFacts,
     HoldReason,
+    ParticipantFacts,
     RetentionAction,
     RetentionDecision,
     decide_account,
@@ -56,12 +57,17 @@ from shop.domain.retention import (
     decide_consent_withdrawal,
     decide_credit_data,
     decide_data_request,
+    decide_participant,
 )
 from shop.extensions import db
 from shop.models import (
     BookkeepingRecord,
     Complaint,
     Consent,
+    CourseBooking,
+    CourseParticipant,
+    CourseRefund,
+    CourseSession,
     CreditCheck,
     Customer,
     DataRequest,
@@ -77,7 +83,13 @@ from shop.models import (
     Shipment,
     Withdrawal,
 )
-from shop.services.anonymisation import anonymise_customers, anonymise_orders, id_in
+from shop.services.anonymisation import (
+    ANONYMOUS_BIRTH_DATE,
+    anonymise_customers,
+    anonymise_orders,
+    anonymise_participants,
+    id_in,
+)
 from shop.services.bookkeeping import ALLOW_PURGE
 from shop.services.complaints import remove_unreferenced_photos
 
@@ -165,8 +177,51 @@ def _staff_hold(sweep_on: date, policy: Policy) -> ColumnElement[bool]:
     return exists().where(LegalHold.customer_id == Customer.id, LegalHold.released_at.is_(None))
 
 
-#: Holds on a customer as a whole: (reason, SQL condition on ``Customer``). Courses (R3.4) go here.
+def _local_day_start(day: date) -> datetime:
+    """Midnight in Stockholm of ``day``, in UTC: a session ending at or after it ends on
+    ``day`` or later (course days are Stockholm dates)."""
+    return datetime.combine(day, time(), tzinfo=STOCKHOLM).astimezone(UTC)
+
+
+def _course_ends(course_id: Any) -> Any:
+    """The end of a course's last session (SQL scalar subquery)."""
+    return (
+        select(sa.func.max(CourseSession.ends_at))
+        .where(CourseSession.course_id == course_id)
+        .scalar_subquery()
+    )
+
+
+def _unpaid_course_fee() -> ColumnElement[bool]:
+    """An unpaid course invoice (the booking's current one) of a booking (R3.4)."""
+    return exists().where(
+        Invoice.id == CourseBooking.invoice_id, Invoice.status.in_(UNPAID_INVOICE)
+    )
+
+
+def _course_booking_open(sweep_on: date, policy: Policy) -> ColumnElement[bool]:
+    """R3.4: a booking whose course has not ended (its last day is the sweep day or later),
+    an unpaid course fee, or a course fee being paid back to the booker. A declined booking
+    never held a seat and holds nothing."""
+    not_ended = sa.and_(
+        CourseBooking.status != BookingStatus.DECLINED.value,
+        exists().where(
+            CourseSession.course_id == CourseBooking.course_id,
+            CourseSession.ends_at >= _local_day_start(sweep_on),
+        ),
+    )
+    refund_open = exists().where(
+        CourseRefund.booking_id == CourseBooking.id, CourseRefund.status == "pending"
+    )
+    return exists().where(
+        CourseBooking.customer_id == Customer.id,
+        sa.or_(not_ended, _unpaid_course_fee(), refund_open),
+    )
+
+
+#: Holds on a customer as a whole: (reason, SQL condition on ``Customer``).
 CUSTOMER_HOLDS: list[tuple[HoldReason, Callable[[date, Policy], ColumnElement[bool]]]] = [
+    (HoldReason.COURSE_OPEN, _course_booking_open),
     (HoldReason.STAFF_HOLD, _staff_hold),
 ]
 
@@ -344,9 +399,18 @@ def _sweep_accounts(ctx: SweepContext) -> None:
             Customer.last_login_at < _day_start(cutoff + timedelta(days=1)),
         ),
     )
-    bought = exists().where(
-        Order.customer_id == Customer.id,
-        Order.status.not_in((OrderStatus.PENDING_PAYMENT.value, OrderStatus.CANCELLED.value)),
+    bought = sa.or_(
+        exists().where(
+            Order.customer_id == Customer.id,
+            Order.status.not_in((OrderStatus.PENDING_PAYMENT.value, OrderStatus.CANCELLED.value)),
+        ),
+        # A course booking accepted by the shop is a purchase too (R2.1).
+        exists().where(
+            CourseBooking.customer_id == Customer.id,
+            CourseBooking.status.not_in(
+                (BookingStatus.PENDING.value, BookingStatus.DECLINED.value)
+            ),
+        ),
     )
     for rows in _pages(query, Customer.id, ctx.batch_size):
         ids = [row.id for row in rows]
@@ -628,11 +692,79 @@ def _sweep_pending_registrations(ctx: SweepContext) -> None:
         ctx.commit()
 
 
+def _sweep_participants(ctx: SweepContext) -> None:
+    """R2.5: participants' names and birth dates, 12 months after the course ended.
+
+    The period is the policy's (``RETENTION_PARTICIPANT_MONTHS``); an anonymised participant
+    (born :data:`ANONYMOUS_BIRTH_DATE`) is no longer a candidate, so a second run does nothing.
+
+    Held while the booking's course fee is unpaid (R3.4) or staff hold the booker (R3.5).
+    No participant is kept by the booker's choice: the shop offers no such choice, so
+    ``booker_keeps`` is never set.
+    """
+    policy = ctx.policy
+    latest_end = add_months(ctx.sweep_on, -policy.participants_months_after_course)
+    ends = _course_ends(CourseBooking.course_id)
+    query = (
+        select(
+            CourseParticipant.id,
+            ends.label("ends_at"),
+            CourseBooking.customer_id,
+            _unpaid_course_fee().label("unpaid"),
+        )
+        .join(CourseBooking, CourseBooking.id == CourseParticipant.booking_id)
+        .where(
+            CourseParticipant.birth_date != ANONYMOUS_BIRTH_DATE,
+            # A prefilter: month ends clamp (31 → 28), the domain decides on the exact day.
+            ends < _local_day_start(latest_end + timedelta(days=4)),
+        )
+    )
+    for rows in _pages(query, CourseParticipant.id, ctx.batch_size):
+        bookers = [row.customer_id for row in rows if row.customer_id is not None]
+        staff_held = (
+            set(
+                db.session.scalars(
+                    select(Customer.id).where(
+                        id_in(Customer.id, bookers), _staff_hold(ctx.sweep_on, policy)
+                    )
+                )
+            )
+            if bookers
+            else set()
+        )
+        go: dict[str, list[int]] = {}
+        held: dict[str, list[str]] = {}
+        for row in rows:
+            holds = set()
+            if row.unpaid:
+                holds.add(HoldReason.COURSE_OPEN)
+            if row.customer_id in staff_held:
+                holds.add(HoldReason.STAFF_HOLD)
+            decision = decide_participant(
+                ParticipantFacts(course_ended_on=local_date(row.ends_at), holds=frozenset(holds)),
+                ctx.sweep_on,
+                policy=policy,
+            )
+            _sort(decision, row.id, str(row.id), go, held)
+        doomed = [i for ids_ in go.values() for i in ids_]
+        if doomed and not ctx.dry_run:
+            anonymise_participants(doomed, now=ctx.now)
+            ctx.midway()
+        for rule, rule_ids in go.items():
+            ctx.log(
+                rule, RetentionAction.ANONYMISE, "course_participant", [str(i) for i in rule_ids]
+            )
+        for rule, subjects in held.items():
+            ctx.log(rule, RetentionAction.HOLD, "course_participant", subjects)
+        ctx.commit()
+
+
 #: The sweeper's rules in order: erasures that waited, accounts, guest orders, then purges.
 RULES: list[Callable[[SweepContext], None]] = [
     _sweep_waiting_erasures,
     _sweep_accounts,
     _sweep_guest_orders,
+    _sweep_participants,
     _sweep_credit_data,
     _sweep_bookkeeping,
     _sweep_consent_proof,

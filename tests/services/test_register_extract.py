@@ -26,6 +26,8 @@ SECTIONS = [
     "returns",
     "refunds",
     "complaints",
+    "course_bookings",
+    "course_waiting_list",
     "credit_checks",
     "consents",
     "data_requests",
@@ -198,3 +200,108 @@ def test_complaints_are_in_the_extract_with_the_decision_R4_1(app: Flask, tmp_pa
     assert listed["photos"] == []
     other = register_extract.build_extract(make_customer(email="x@example.se"), now=NOW)
     assert other["sections"]["complaints"] == []
+
+
+def test_course_bookings_with_participants_are_in_the_booker_extract_only_R4_1(
+    app: Flask,
+) -> None:
+    """R4.1, R2.5: the booker's course bookings with title, dates, status, participants (names
+    and birth dates), cancellations, transfers and refunds; another booker's never appear."""
+    from datetime import timedelta
+
+    from shop.domain.buyers import BuyerKind
+    from shop.domain.lifecycle import InvoiceStatus
+    from shop.models import CourseRefund, WaitingListEntry
+    from shop.services import course_invoicing, courses
+    from tests.course_helpers import START, book, make_booker, make_course
+
+    course = make_course(title="Cellokurs")
+    booker = make_booker("pia@example.se", kind="organisation")
+    booking = book(
+        course, booker, "Alva", "Ture", "Greta", kind=BuyerKind.ORGANISATION, accept=True
+    )
+    other = make_customer(email="olle@example.se", name="Olle Annan")
+    other_booking = courses.book(
+        course,
+        other,
+        courses.BookingRequest(
+            participants=(courses.ParticipantData("Sigge Annansson", date(2014, 4, 4)),),
+            buyer_kind=BuyerKind.CONSUMER,
+        ),
+        booking_key="other-key",
+        now=datetime(2026, 11, 23, 10, 0, tzinfo=UTC),
+    )
+    db.session.add(
+        WaitingListEntry(course_id=course.id, customer_id=booker.id, seats=1, created_at=NOW)
+    )
+    db.session.commit()
+    early = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    transfer = courses.request_transfer(
+        booking,
+        booking.participants[1].id,
+        name="Tekla Tränare",
+        birth_date=date(2013, 3, 3),
+        same_organisation=True,
+        now=early,
+    )
+    courses.decide_transfer(transfer, approve=True, staff_id=1, now=early)
+    day = START - timedelta(days=14)
+    (invoice,) = course_invoicing.run_invoicing(  # the other booking is not accepted
+        day, now=datetime.combine(day, datetime.min.time(), UTC)
+    )
+    invoice.status = InvoiceStatus.PAID.value
+    invoice.paid_ore = invoice.total_ore
+    invoice.paid_on = day
+    db.session.commit()
+    cancel_on = START - timedelta(days=10)
+    courses.cancel_seats(
+        booking,
+        [booking.participants[0].id],
+        received_on=cancel_on,
+        channel="account",
+        actor=f"customer:{booker.pseudonym}",
+        now=datetime.combine(cancel_on, datetime.min.time(), UTC),
+    )
+
+    # A late cancellation keeps the whole fee (T9.3): the refund is finance's own, for the test.
+    db.session.add(
+        CourseRefund(
+            booking_id=booking.id,
+            invoice_id=invoice.id,
+            amount_ore=10000,
+            idempotency_key="extract-test",
+            reason="cancellation",
+            status="pending",
+            approved_by="staff:1",
+            created_at=NOW,
+        )
+    )
+    db.session.commit()
+
+    sections = register_extract.build_extract(booker, now=NOW)["sections"]
+    [listed] = sections["course_bookings"]
+    assert listed["course"] == "Cellokurs"
+    assert listed["starts_at"].startswith(START.isoformat())
+    assert listed["status"] == "partly_cancelled"
+    assert listed["organisation_name"] == "Musikskolan AB"
+    people = {(p["name"], p["birth_date"], p["status"]) for p in listed["participants"]}
+    assert ("Alva", "2016-05-01", "cancelled") in people
+    assert ("Greta", "2015-02-03", "active") in people
+    assert ("Tekla Tränare", "2013-03-03", "active") in people
+    assert [c["received_on"] for c in listed["cancellations"]] == [cancel_on.isoformat()]
+    assert [(t["name"], t["status"]) for t in listed["transfers"]] == [
+        ("Tekla Tränare", "approved")
+    ]
+    assert [r["reason"] for r in listed["refunds"]] == ["cancellation"]
+    assert listed["invoice"]["number"] == invoice.number
+    assert [w["course"] for w in sections["course_waiting_list"]] == ["Cellokurs"]
+    assert any(e["subject"] == f"course_booking {booking.id}" for e in sections["audit"])
+
+    text = json.dumps(register_extract.build_extract(booker, now=NOW), ensure_ascii=False)
+    for secret in ("Sigge Annansson", "2014-04-04", "olle@example.se", other.pseudonym):
+        assert secret not in text
+    assert f"course_booking {other_booking.id}" not in text
+    other_text = json.dumps(register_extract.build_extract(other, now=NOW), ensure_ascii=False)
+    for secret in ("Alva", "Tekla Tränare", "2016-05-01", "Musikskolan AB", "pia@example.se"):
+        assert secret not in other_text
+    assert "Sigge Annansson" in other_text

@@ -95,6 +95,24 @@ def test_the_readable_extract_shows_every_section_R4_1(app: Flask) -> None:
     assert "Ladda ner mina uppgifter" in html
 
 
+def test_the_readable_extract_shows_course_bookings_with_participants_R4_1(app: Flask) -> None:
+    """R4.1: the booker reads their course bookings: course, participants, birth dates."""
+    from tests.course_helpers import book, make_course
+
+    customer, client = logged_in(app, name="Pia Förälder")
+    book(make_course(title="Fiolkurs för nybörjare"), customer, "Alva", accept=True)
+    other = make_customer(email="annan@example.se")
+    book(make_course(title="Trumkurs"), other, "Sigge")
+    html = text(client.get("/konto/mina-uppgifter"))
+    assert ">Kursbokningar</h2>" in html
+    assert "Fiolkurs för nybörjare" in html
+    assert "<dt>Deltagare</dt>" in html
+    assert "<dd>Alva</dd>" in html
+    assert "2016-05-01" in html
+    assert "Trumkurs" not in html
+    assert "Sigge" not in html
+
+
 def test_the_json_download_has_a_sensible_name_and_type_R4_1(app: Flask) -> None:
     other = make_customer(email="annan@example.se", name="Annan Person")
     confirmed_order(customer=other)
