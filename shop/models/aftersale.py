@@ -185,7 +185,7 @@ class Inspection(db.Model):  # type: ignore[name-defined,misc]
 
 
 class Refund(db.Model):  # type: ignore[name-defined,misc]
-    """Money paid back through the original payment method, exactly once (T5.8)."""
+    """Money paid back through the original payment method, exactly once (T5.8, T6)."""
 
     __tablename__ = "refund"
     __table_args__ = (
@@ -196,6 +196,8 @@ class Refund(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("shop_order.id"), index=True)
     withdrawal_id: Mapped[int | None] = mapped_column(ForeignKey("withdrawal.id"), index=True)
+    #: A complaint decided with a refund (T6): one refund per complaint.
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaint.id"), unique=True)
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), index=True)
     amount_ore: Mapped[int]
     #: Sent with every call to the provider: a retried refund is the same refund.
@@ -204,7 +206,7 @@ class Refund(db.Model):  # type: ignore[name-defined,misc]
     status: Mapped[str] = mapped_column(String(10), default="pending")
     provider_reference: Mapped[str | None] = mapped_column(String(255))
     last_error: Mapped[str | None] = mapped_column(String(500))
-    #: The legal deadline (T5.8).
+    #: The legal deadline (T5.8); for a complaint, the decision day.
     due_on: Mapped[date]
     #: The credit note (a bookkeeping record) issued for it.
     credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("bookkeeping_record.id"))

@@ -37,6 +37,7 @@ class Invoice(db.Model):  # type: ignore[name-defined,misc]
         CheckConstraint(f"status IN ({INVOICE_STATUSES})", name="status"),
         CheckConstraint("total_ore >= 0", name="total_ore_non_negative"),
         CheckConstraint("paid_ore >= 0", name="paid_ore_non_negative"),
+        CheckConstraint("credited_ore >= 0", name="credited_ore_non_negative"),
         CheckConstraint("due_on >= issued_on", name="due_after_issue"),
     )
 
@@ -50,6 +51,8 @@ class Invoice(db.Model):  # type: ignore[name-defined,misc]
     due_on: Mapped[date]
     total_ore: Mapped[int]
     paid_ore: Mapped[int] = mapped_column(default=0)
+    #: Credited by credit notes while unpaid (a complaint's refund, T6): no longer owed.
+    credited_ore: Mapped[int] = mapped_column(default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(20), default=InvoiceStatus.OPEN.value)
     paid_on: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

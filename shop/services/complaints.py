@@ -17,11 +17,21 @@ missing.
 - T6.3: on agreement staff record the return freight label they sent.
 
 Staff decide repair, replacement, refund or rejection with a reason the
-customer sees (order page and e-mail). A refund decision records the amount
-only: no Refund row and no credit note are made here (see :func:`decide`). Every
-step is audited with the order as subject and the complaint id in the details,
-so it shows in the order's history; the description, the reason and the photos
-never go into the log.
+customer sees (order page and e-mail). A refund decision pays the money back
+through the returns desk's machinery (:mod:`shop.services.returns`): in the
+deciding transaction, with the complaint row locked, one credit note (a frozen
+bookkeeping record naming the line and the amount, VAT by the line's rate) and
+one :class:`~shop.models.Refund` with the unique key ``refund-complaint-<id>``;
+after the commit :func:`shop.services.returns.send_refund` sends it once
+through the order's original provider (a failure leaves it to retry, with the
+error, and the same key). An invoice order whose invoice is not paid gets no
+money: the amount is credited on the invoice (it is owed no more) and the
+credit note goes with the decision e-mail. The amount may not exceed what the line cost minus
+what was already paid back for it (withdrawals and earlier complaints). The
+terms name no deadline for a complaint's refund, so it is due on the decision
+day. Every step is audited with the order as subject and the complaint id in
+the details, so it shows in the order's history; the description, the reason
+and the photos never go into the log.
 """
 
 from __future__ import annotations
@@ -46,11 +56,23 @@ from shop.domain.buyers import BuyerKind
 from shop.domain.catalog import ProductKind
 from shop.domain.complaints import ComplaintWindow, complaint_window, statutory_complaint_last_day
 from shop.domain.errors import InvalidFacts
-from shop.domain.lifecycle import OrderStatus
+from shop.domain.lifecycle import InvoiceStatus, OrderStatus
 from shop.domain.money import format_sek
+from shop.domain.vat import VatLine, split_vat, vat_of_gross
 from shop.extensions import db
-from shop.models import AuditEntry, Complaint, ComplaintPhoto, Order, OrderLine, Shipment
-from shop.services import mail, stock
+from shop.models import (
+    AuditEntry,
+    BookkeepingRecord,
+    Complaint,
+    ComplaintPhoto,
+    Invoice,
+    Order,
+    OrderLine,
+    Refund,
+    Shipment,
+)
+from shop.models.aftersale import Withdrawal
+from shop.services import invoicing, mail, numbering, pdf, receipts, returns, stock
 from shop.services import photos as photo_files
 
 MAIL_TEMPLATE = "complaint_decision"
@@ -495,12 +517,13 @@ def decide(
 ) -> Complaint:
     """Staff's decision with the reason the customer sees; e-mails the customer; commits.
 
-    A refund records the amount (more than 0, at most the line's total). It is
-    not paid from here: the returns desk's machinery (:mod:`shop.services.returns`)
-    is built around a withdrawal (its credit note content is made from the
-    inspected withdrawal lines, the refund's deadline is T5.8's, the provider is
-    told the reason "withdrawal"), so paying it back stays with finance. A
-    decided complaint is not decided again.
+    A refund's amount is more than 0 and at most what the line cost minus what
+    was already paid back for it (:func:`refundable_ore`). Deciding it issues
+    the credit note and the refund in the same transaction and then sends the
+    refund once (:func:`shop.services.returns.send_refund`); a provider failure
+    leaves the refund ``failed`` with the error, to retry (:func:`retry_refund`).
+    A decided complaint is not decided again (the row is locked), so a double
+    submission or two staff at once pay once.
     """
     try:
         outcome = Outcome(outcome)
@@ -531,6 +554,15 @@ def decide(
     if not complaint.is_open:
         db.session.rollback()
         raise ComplaintError(_("Reklamationen är redan avgjord."))
+    invoice = None
+    if refund_ore is not None:
+        problem = _refund_problem(complaint, refund_ore, today=clock.local_date(now))
+        if problem is None:
+            invoice = _unpaid_invoice(complaint.order)
+            problem = _invoice_problem(invoice, refund_ore) if invoice is not None else None
+        if problem is not None:
+            db.session.rollback()
+            raise ComplaintError(problem, "refund")
     complaint.status = "decided"
     complaint.outcome = outcome.value
     complaint.reason = text
@@ -551,9 +583,240 @@ def decide(
         now=now,
         rule_id=complaint.window_rule,
     )
-    _tell_decided(complaint, now=now)
+    refund = (
+        _approve_refund(complaint, refund_ore, invoice=invoice, staff_id=staff_id, now=now)
+        if refund_ore is not None
+        else None
+    )
+    _tell_decided(complaint, refund=refund, invoice=invoice, now=now)
     db.session.commit()
+    if refund is not None and refund.status != "done":
+        returns.send_refund(refund, actor=staff_actor(staff_id), now=now)
     return complaint
+
+
+# --- The refund of a complaint (T6, paid exactly once like T5.8's) ------------------------
+
+
+def refund_key(complaint: Complaint) -> str:
+    return f"refund-complaint-{complaint.id}"
+
+
+def refund_of(complaint: Complaint) -> Refund | None:
+    return db.session.scalar(select(Refund).where(Refund.complaint_id == complaint.id))
+
+
+def _refund_problem(complaint: Complaint, amount_ore: int, *, today: date) -> str | None:
+    """Why ``amount_ore`` cannot be paid back for the complaint's line (T6), or None."""
+    left = refundable_ore(complaint.order_line, today=today)
+    if amount_ore <= left:
+        return None
+    return _(
+        "Beloppet är större än det som återstår av varans pris efter tidigare "
+        "återbetalningar (%(left)s).",
+        left=format_sek(left),
+    )
+
+
+def _invoice_problem(invoice: Invoice, amount_ore: int) -> str | None:
+    """Why ``amount_ore`` cannot be credited on the unpaid ``invoice``, or None."""
+    left = invoicing.amount_owed(invoice) - invoice.paid_ore
+    if amount_ore <= left:
+        return None
+    return _(
+        "Fakturan är inte betald: beloppet krediteras på faktura %(number)s, men "
+        "kan inte vara större än det som återstår att betala på den (%(left)s).",
+        number=invoice.number,
+        left=format_sek(max(0, left)),
+    )
+
+
+def _unpaid_invoice(order: Order) -> Invoice | None:
+    """The invoice of an invoice order while it is not paid, locked: a refund credits it
+    instead of paying money back (no money came in, T3.4). None otherwise."""
+    if order.payment_method != "invoice":
+        return None
+    invoice = invoicing.invoice_for_order(order)
+    if invoice is None or invoice.status == InvoiceStatus.PAID.value:
+        return None
+    return invoicing.lock(invoice)
+
+
+def credit_note_of(refund: Refund) -> BookkeepingRecord | None:
+    return (
+        db.session.get(BookkeepingRecord, refund.credit_note_id) if refund.credit_note_id else None
+    )
+
+
+def refundable_ore(line: OrderLine, *, today: date) -> int:
+    """What may still be paid back for ``line``: its total minus the credits of the order's
+    withdrawal refunds for the line and the refunds of earlier complaints about it."""
+    order_refunds = list(db.session.scalars(select(Refund).where(Refund.order_id == line.order_id)))
+    credited = 0
+    for refund in order_refunds:
+        if refund.complaint_id is not None:
+            complaint = db.session.get(Complaint, refund.complaint_id)
+            if complaint is not None and complaint.order_line_id == line.id:
+                credited += refund.amount_ore
+        elif refund.withdrawal_id is not None:
+            withdrawal = db.session.get(Withdrawal, refund.withdrawal_id)
+            assert withdrawal is not None
+            credited += sum(
+                dline.credit_ore or 0
+                for dline in returns.desk(withdrawal, today).lines
+                if dline.line.id == line.id
+            )
+    return max(0, line.total_ore - credited)
+
+
+def credit_note_content(
+    complaint: Complaint, amount_ore: int, *, number: int, now: datetime
+) -> dict[str, Any]:
+    """The frozen credit note of a complaint's refund: the complaint's line and the amount
+    as negative amounts, VAT of the amount at the line's rate (T2.1), and the document it
+    credits. The same shape as a withdrawal's (:func:`shop.services.returns.credit_note_content`).
+    """
+    order = complaint.order
+    line = complaint.order_line
+    credited = [
+        {
+            "sku": line.sku,
+            "title": line.title,
+            "kind": line.kind,
+            "quantity": line.quantity,
+            "unit_price_ore": -line.unit_price_ore,
+            "condition": None,
+            "deduction_ore": 0,
+            "vat_rate_bp": line.vat_rate_bp,
+            "total_ore": -amount_ore,
+            "vat_ore": -vat_of_gross(amount_ore, line.vat_rate_bp),
+        }
+    ]
+    summary = split_vat([VatLine(amount_ore, line.vat_rate_bp)])
+    original = receipts.record_for_order(order)
+    return {
+        "kind": "credit_note",
+        "number": number,
+        "issued_at": now.isoformat(),
+        "issued_on": clock.local_date(now).isoformat(),
+        "order_number": order.number,
+        "ordered_on": clock.local_date(order.placed_at).isoformat(),
+        "credits": (
+            {"kind": original.kind, "number": original.number} if original is not None else None
+        ),
+        "withdrawal_id": None,
+        "complaint_id": complaint.id,
+        "seller": receipts.seller(),
+        "buyer": receipts.buyer_of(order),
+        "lines": credited,
+        "fees": [],
+        "vat": [
+            {
+                "rate_bp": rate.rate_bp,
+                "net_ore": -rate.net_ore,
+                "vat_ore": -rate.vat_ore,
+                "gross_ore": -rate.gross_ore,
+            }
+            for rate in summary.rates
+        ],
+        "total_ore": -summary.total_gross_ore,
+        "total_vat_ore": -summary.total_vat_ore,
+        "total_net_ore": -summary.total_net_ore,
+        "payment_method": order.payment_method,
+        "payment_method_label": receipts.PAYMENT_METHOD_LABELS.get(
+            order.payment_method, order.payment_method
+        ),
+        "currency": "SEK",
+    }
+
+
+def _issue_credit_note(
+    complaint: Complaint, amount_ore: int, *, invoice: Invoice | None, now: datetime
+) -> BookkeepingRecord:
+    number = numbering.next_number(returns.CREDIT_NOTE_SERIES)
+    content = credit_note_content(complaint, amount_ore, number=number, now=now)
+    if invoice is not None:
+        # Credited on the unpaid invoice: the PDF says so instead of "paid back".
+        content["credited_invoice"] = invoice.number
+    else:
+        invoice = invoicing.invoice_for_order(complaint.order)
+    return receipts.store_record(
+        kind="credit_note",
+        number=number,
+        order=complaint.order,
+        content=content,
+        pdf_bytes=pdf.render_credit_note(content),
+        now=now,
+        invoice_id=invoice.id if invoice is not None else None,
+    )
+
+
+def _approve_refund(
+    complaint: Complaint,
+    amount_ore: int,
+    *,
+    invoice: Invoice | None,
+    staff_id: int | str,
+    now: datetime,
+) -> Refund:
+    """The credit note and the refund of a refund decision, in the deciding transaction.
+
+    The terms (T6, seeds' REKLAMATION) name no deadline for paying back a complaint,
+    so the refund is due on the decision day. With an unpaid ``invoice`` (locked) the
+    amount is credited on the invoice: the refund is done at once, with no payment and
+    no provider call.
+    """
+    actor = staff_actor(staff_id)
+    payment = None if invoice is not None else returns.payment_of(complaint.order)
+    credit_note = _issue_credit_note(complaint, amount_ore, invoice=invoice, now=now)
+    refund = Refund(
+        order_id=complaint.order_id,
+        complaint_id=complaint.id,
+        payment_id=payment.id if payment is not None else None,
+        amount_ore=amount_ore,
+        idempotency_key=refund_key(complaint),
+        status="pending",
+        due_on=clock.local_date(now),
+        credit_note_id=credit_note.id,
+        approved_by=str(staff_id)[:40],
+        created_at=now,
+    )
+    db.session.add(refund)
+    db.session.flush()
+    _audit(
+        complaint,
+        "refund.approved",
+        {
+            "refund": refund.id,
+            "line": complaint.order_line_id,
+            "amount_ore": amount_ore,
+            "credit_note": credit_note.number,
+        },
+        actor=actor,
+        now=now,
+        rule_id="T6",
+    )
+    if invoice is not None:
+        invoicing.credit_unpaid(invoice, amount_ore, actor=actor, now=now)
+        refund.status = "done"
+        refund.completed_at = now
+        _audit(
+            complaint,
+            "refund.invoice_credited",
+            {"refund": refund.id, "amount_ore": amount_ore, "invoice": invoice.number},
+            actor=actor,
+            now=now,
+            rule_id="T6",
+        )
+    return refund
+
+
+def retry_refund(complaint: Complaint, *, staff_id: int | str, now: datetime) -> Refund | None:
+    """Staff's "Försök igen" for a complaint's refund: the same refund, the same key."""
+    refund = refund_of(complaint)
+    if refund is None:
+        return None
+    return returns.retry(refund, staff_id=staff_id, now=now)
 
 
 def record_return_label(
@@ -596,9 +859,23 @@ def record_return_label(
     return True
 
 
-def _tell_decided(complaint: Complaint, *, now: datetime) -> None:
+def _tell_decided(
+    complaint: Complaint, *, refund: Refund | None, invoice: Invoice | None, now: datetime
+) -> None:
     order = complaint.order
+    note = credit_note_of(refund) if refund is not None and invoice is not None else None
     mail.queue_templated_mail(
+        attachments=(
+            [
+                mail.Attachment(
+                    f"kreditfaktura-{note.number}.pdf",
+                    "application/pdf",
+                    returns.credit_note_pdf(note),
+                )
+            ]
+            if note is not None
+            else []
+        ),
         to=order.email,
         subject=_l("Beslut om din reklamation, order %(number)s", number=order.number),
         template=MAIL_TEMPLATE,
@@ -607,6 +884,9 @@ def _tell_decided(complaint: Complaint, *, now: datetime) -> None:
             "complaint": complaint,
             "line": complaint.order_line,
             "outcome_label": OUTCOME_LABELS[complaint.outcome or ""],
+            "refund": refund,
+            "credited_invoice": invoice.number if invoice is not None else None,
+            "credit_note": note.number if note is not None else None,
         },
         now=now,
         language=order.language,

@@ -255,9 +255,46 @@ def reminder_of(invoice: Invoice) -> InvoiceReminder | None:
 
 
 def amount_owed(invoice: Invoice) -> int:
-    """What the buyer owes in all: the invoice total plus the reminder fee once sent (T3.5)."""
+    """What the buyer owes in all: the invoice total plus the reminder fee once sent (T3.5),
+    less what credit notes credited on it while unpaid (a complaint's refund, T6)."""
     reminder = reminder_of(invoice)
-    return invoice.total_ore + (reminder.fee_ore if reminder is not None else 0)
+    return (
+        invoice.total_ore + (reminder.fee_ore if reminder is not None else 0) - invoice.credited_ore
+    )
+
+
+def credit_unpaid(invoice: Invoice, amount_ore: int, *, actor: str, now: datetime) -> None:
+    """Credit ``amount_ore`` on an unpaid invoice instead of paying money back (T6).
+
+    The caller holds the invoice locked (:func:`lock`) and has checked that the amount
+    is at most what remains to pay. Once nothing remains the invoice is settled:
+    ``credited`` when nothing was paid, else ``paid``. Audited; does not commit.
+    """
+    status = InvoiceStatus(invoice.status)
+    invoice.credited_ore += amount_ore
+    details: dict[str, object] = {"amount_ore": amount_ore, "credited_ore": invoice.credited_ore}
+    if amount_owed(invoice) - invoice.paid_ore <= 0:
+        target = InvoiceStatus.PAID if invoice.paid_ore > 0 else InvoiceStatus.CREDITED
+        invoice.status = require_transition(status, target).value
+        if target is InvoiceStatus.PAID:
+            invoice.paid_on = clock.local_date(now)
+        details.update({"from": status.value, "to": target.value})
+    db.session.add(
+        AuditEntry(
+            at=now,
+            actor=actor[:40],
+            action="invoice.credited",
+            subject_type="invoice",
+            subject_id=str(invoice.id),
+            details=details,
+            rule_id="T6",
+        )
+    )
+
+
+def lock(invoice: Invoice) -> Invoice:
+    """``invoice`` re-read and locked for this transaction (``FOR UPDATE`` on PostgreSQL)."""
+    return _locked(invoice)
 
 
 def _settled(invoice: Invoice) -> bool:
@@ -299,7 +336,9 @@ def _follow_up_row(invoice: Invoice, today: date, policy: Policy) -> FollowUpRow
         reminder_sent_on=reminder.sent_on if reminder is not None else None,
     )
     effective_due = next_working_day_on_or_after(invoice.due_on)
-    owed = invoice.total_ore + (reminder.fee_ore if reminder is not None else 0)
+    owed = (
+        invoice.total_ore + (reminder.fee_ore if reminder is not None else 0) - invoice.credited_ore
+    )
     return FollowUpRow(
         invoice=invoice,
         reminder=reminder,
@@ -369,7 +408,7 @@ def reminder_content(
     """What the reminder PDF says, from the invoice's frozen record (T3.5)."""
     record = invoice_record(invoice)
     frozen: dict[str, Any] = dict(record.content) if record is not None else {}
-    remaining = invoice.total_ore - invoice.paid_ore
+    remaining = invoice.total_ore - invoice.credited_ore - invoice.paid_ore
     return {
         "kind": "reminder",
         "seller": frozen.get("seller"),

@@ -363,12 +363,18 @@ def render_credit_note(content: Mapping[str, Any], *, compress: bool = True) -> 
     _two_columns(doc, _buyer_lines(content["buyer"]), [])
     _lines_table(doc, content)
     _vat_table(doc, content)
-    _text(
-        doc,
-        f"Beloppet {format_sek(-content['total_ore'])} betalas tillbaka med samma betalsätt "
-        f"som köpet: {content['payment_method_label']}.",
-        size=9,
-    )
+    if content.get("credited_invoice"):
+        # A complaint's refund on an unpaid invoice (T6): no money moves.
+        settlement = (
+            f"Beloppet {format_sek(-content['total_ore'])} dras av från faktura "
+            f"{content['credited_invoice']}, som inte är betald."
+        )
+    else:
+        settlement = (
+            f"Beloppet {format_sek(-content['total_ore'])} betalas tillbaka med samma betalsätt "
+            f"som köpet: {content['payment_method_label']}."
+        )
+    _text(doc, settlement, size=9)
     return bytes(doc.output())
 
 

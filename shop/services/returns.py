@@ -18,6 +18,9 @@ provider with that key: success marks it done and moves the
 withdrawal to ``refunded``; a failure leaves it ``failed`` with the error,
 to retry with the same key. (Invoice orders never come here: only
 consumers withdraw, T5.1, and only organisations pay by invoice, T3.2.)
+A complaint decided with a refund (T6, :mod:`shop.services.complaints`) uses
+the same refund, credit note and :func:`send_refund`, with the key
+``refund-complaint-<id>``.
 """
 
 from __future__ import annotations
@@ -302,7 +305,7 @@ def desk(withdrawal: Withdrawal, today: date) -> Desk:
         paid, _cheapest_standard_fee(order, paid), whole_order_withdrawn=whole
     )
     refund = refund_for(withdrawal)
-    payment = _payment_of(order)
+    payment = payment_of(order)
     credit_note = (
         db.session.get(BookkeepingRecord, refund.credit_note_id)
         if refund is not None and refund.credit_note_id
@@ -325,7 +328,7 @@ def desk(withdrawal: Withdrawal, today: date) -> Desk:
     )
 
 
-def _payment_of(order: Order) -> Payment | None:
+def payment_of(order: Order) -> Payment | None:
     """The order's payment the refund goes back through (the latest settled one)."""
     settled = (*REFUNDABLE_PAYMENTS, PaymentStatus.AUTHORISED.value, PaymentStatus.REFUNDED.value)
     return db.session.scalars(
@@ -677,6 +680,11 @@ class OrderRefund:
     def done(self) -> bool:
         return self.refund.status == "done"
 
+    @property
+    def invoice_credit(self) -> bool:
+        """Credited on an unpaid invoice (a complaint's refund, T6): done without a payment."""
+        return self.done and self.refund.payment_id is None
+
 
 def refunds_of(order: Order) -> list[OrderRefund]:
     """The order's refunds, oldest first, each with its credit note's number (two queries)."""
@@ -809,10 +817,12 @@ def send_refund(refund: Refund, *, actor: str, now: datetime) -> Refund:
 
     Done refunds are left alone. Success: ``done`` with the provider's
     reference, the payment's refunded amount and status, the withdrawal
-    ``refunded``, the customer e-mailed. Failure: ``failed`` with the error,
+    ``refunded`` (a complaint's refund has none: T6, audited under that rule),
+    the customer e-mailed. Failure: ``failed`` with the error,
     never done; retrying sends the same key. Commits.
     """
     refund_id = refund.id
+    rule = "T6" if refund.complaint_id else "T5.8"
     query = select(Refund).where(Refund.id == refund_id)
     if db.engine.dialect.name == "postgresql":
         query = query.with_for_update()
@@ -834,7 +844,7 @@ def send_refund(refund: Refund, *, actor: str, now: datetime) -> Refund:
                 payment.provider_reference,
                 refund.amount_ore,
                 refund.idempotency_key,
-                reason="withdrawal",
+                reason="complaint" if refund.complaint_id else "withdrawal",
             )
         )
         if result.status is RefundStatus.FAILED:
@@ -854,7 +864,7 @@ def send_refund(refund: Refund, *, actor: str, now: datetime) -> Refund:
             {"detail": (error.detail or error.message)[:200]},
             actor=actor,
             now=now,
-            rule_id="T5.8",
+            rule_id=rule,
         )
         db.session.commit()
         return failed
@@ -876,7 +886,7 @@ def send_refund(refund: Refund, *, actor: str, now: datetime) -> Refund:
         {"amount_ore": refund.amount_ore, "provider": payment.provider},
         actor=actor,
         now=now,
-        rule_id="T5.8",
+        rule_id=rule,
     )
     _tell_refunded(order, refund, withdrawal, now=now)
     db.session.commit()

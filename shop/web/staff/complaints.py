@@ -25,7 +25,7 @@ from shop.models.customer import Role
 from shop.services import audit, complaints
 from shop.web.auth import staff_required
 from shop.web.complaints.views import send_photo
-from shop.web.staff.returns import InputProblem, parse_kronor
+from shop.web.staff.returns import ActionForm, InputProblem, parse_kronor
 from shop.web.staff.views import bp
 
 
@@ -84,6 +84,7 @@ def _render(
 ) -> tuple[str, int]:
     if label_form is None:
         label_form = LabelForm(formdata=None, reference=complaint.return_label_reference or "")
+    refund = complaints.refund_of(complaint)
     page = render_template(
         "staff/complaint.html",
         complaint=complaint,
@@ -91,6 +92,9 @@ def _render(
         line=complaint.order_line,
         decision_form=decision_form or DecisionForm(formdata=None),
         label_form=label_form,
+        action_form=ActionForm(),
+        refund=refund,
+        credit_note=(complaints.credit_note_of(refund) if refund is not None else None),
         error=error,
         history=[
             entry
@@ -167,6 +171,26 @@ def complaint_decide(complaint_id: int) -> Any:
             return _render(complaint, decision_form=form, status=400)
         return _render(complaint, decision_form=form, error=problem.message, status=400)
     flash(_("Beslutet är sparat och kunden har fått det per e-post."), "success")
+    refund = complaints.refund_of(complaint)
+    if refund is not None and refund.status != "done":
+        flash(_("Återbetalningen misslyckades. Försök igen."), "error")
+    return redirect(url_for("staff.complaint_page", complaint_id=complaint_id))
+
+
+@bp.post("/reklamationer/<int:complaint_id>/forsok-igen")
+@staff_required(Role.STAFF)
+def complaint_refund_retry(complaint_id: int) -> Any:
+    """The complaint's refund sent again with the same idempotency key (T6, as T5.8)."""
+    complaint = _complaint_or_404(complaint_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    refund = complaints.retry_refund(complaint, staff_id=current_user.id, now=clock.now())
+    if refund is None:
+        abort(404)
+    if refund.status == "done":
+        flash(_("Återbetalningen är genomförd."), "success")
+    else:
+        flash(_("Återbetalningen misslyckades. Försök igen."), "error")
     return redirect(url_for("staff.complaint_page", complaint_id=complaint_id))
 
 
