@@ -196,6 +196,12 @@ ROUTES: dict[str, Row] = {
     "staff.complaint_decide": Row("/staff/reklamationer/{complaint}/beslut", STAFF, "POST"),
     "staff.complaint_label": Row("/staff/reklamationer/{complaint}/returfraktsedel", STAFF, "POST"),
     "staff.complaint_photo": Row("/staff/reklamationer/{complaint}/bilder/{photo}", STAFF),
+    # Only a complaint refund that failed can be retried: for this complaint staff get 404.
+    "staff.complaint_refund_retry": Row(
+        "/staff/reklamationer/{complaint}/forsok-igen",
+        who(403, anonymous=LOGIN, staff=404, finance=404, admin=404),
+        "POST",
+    ),
     # Courses (T9): pages are public, booking needs a login, a booking is its booker's
     "courses.detail": Row("/kurser/{course_slug}", PUBLIC),
     "courses.book": Row("/kurser/{course_slug}/boka", LOGGED_IN),

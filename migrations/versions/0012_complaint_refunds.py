@@ -1,8 +1,8 @@
 """complaint refunds: Refund.complaint_id (one refund per complaint, T6) and
 Invoice.credited_ore (an unpaid invoice credited instead of paid back)
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-24 07:18:04.065535
 
 """
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0010"
-down_revision = "0009"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
