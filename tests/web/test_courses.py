@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from shop.extensions import db
-from shop.models import CourseBooking, CourseCancellation
+from shop.models import CourseBooking, CourseCancellation, OutboxMessage
 from tests.conftest import new_client, post_form
 from tests.course_helpers import START, book, make_booker, make_course
 from tests.factories import NOW
@@ -90,16 +92,32 @@ def test_T9_1_account_is_created_on_the_way_back_to_the_booking_form(
     login = client.get(book_url, follow_redirects=True).get_data(as_text=True)
     register_url = f"/konto/skapa?next={quote(book_url, safe='')}"
     assert "/konto/skapa?next=" in login  # "Skapa konto" keeps the way back
-    response = post_form(client, register_url, consumer_form(email="ny@example.se"))
+    sent = post_form(client, register_url, consumer_form(email="ny@example.se"))
+    assert sent.status_code == 200  # "Kolla din e-post": the account waits for its link
+    mailed = db.session.query(OutboxMessage).filter_by(template="registration_confirm").one()
+    match = re.search(r"http://localhost(/konto/aktivera/[^\s\"]+)", mailed.body_text)
+    assert match, mailed.body_text
+    link = html.unescape(match.group(1))
+    assert "?next=/kurser/" in link  # the way back travels in the link
+    confirm = client.get(link).get_data(as_text=True)
+    response = post_form(client, link, {})
+    assert "Aktivera kontot" in confirm
     assert response.status_code == 302
     assert response.location.endswith(book_url)
     assert "participants-1-name" in client.get(book_url).get_data(as_text=True)
-    evil = post_form(
-        new_client(app),
-        "/konto/skapa?next=https://evil.example",
-        consumer_form(email="ny2@example.se"),
+    evil = new_client(app)
+    post_form(evil, "/konto/skapa?next=https://evil.example", consumer_form(email="ny2@example.se"))
+    evil_mail = (
+        db.session.query(OutboxMessage)
+        .filter_by(template="registration_confirm", to_address="ny2@example.se")
+        .one()
     )
-    assert evil.location.endswith("/konto/")
+    assert "evil.example" not in evil_mail.body_text
+    evil_link = re.search(r"http://localhost(/konto/aktivera/[^\s\"]+)", evil_mail.body_text)
+    assert evil_link
+    crafted = html.unescape(evil_link.group(1)) + "?next=https://evil.example"
+    activated = post_form(evil, crafted, {})  # a link edited to leave the shop
+    assert activated.location.endswith("/konto/")
 
 
 def test_T9_1_parent_books_two_children(app: Flask) -> None:
