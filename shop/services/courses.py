@@ -407,6 +407,76 @@ def accept(booking: CourseBooking, *, staff_id: int | str, now: datetime) -> boo
     return True
 
 
+def decline(booking: CourseBooking, *, reason: str, staff_id: int | str, now: datetime) -> bool:
+    """Staff decline a pending booking with a reason the booker sees; commits.
+
+    The booking never became binding (T9.1), so nothing is invoiced; its seats
+    are freed and offered to the waiting list as a cancelled seat is (T9.6).
+    Returns False and changes nothing when the booking is no longer pending
+    (a second click, accepted or declined by someone else first).
+    """
+    reason = reason.strip()
+    if not reason:
+        raise BookingError(_("Ange varför bokningen avböjs."))
+    booking = stock.lock_row(CourseBooking, booking.id)
+    current = booking.booking_status
+    if current is not BookingStatus.PENDING:
+        db.session.rollback()
+        return False
+    booking.status = require_transition(current, BookingStatus.DECLINED).value
+    _audit(
+        "course.declined",
+        booking,
+        {
+            "from": current.value,
+            "to": booking.status,
+            "seats": len(booking.active_participants),
+            "reason": reason,
+        },
+        actor=staff_actor(staff_id),
+        now=now,
+        rule_id="T9.1",
+    )
+    booker = booking.booker
+    if booker is not None:
+        mail.queue_templated_mail(
+            to=booker.email,
+            subject=_l("Bokningen avböjd: %(title)s", title=booking.course.title),
+            template="course_declined",
+            context={
+                "booking": booking,
+                "course": booking.course,
+                "name": booker.name,
+                "reason": reason,
+            },
+            now=now,
+            language=booker.language,
+        )
+    db.session.commit()
+    offer_freed_seats(booking.course, now=now)
+    return True
+
+
+def decline_reason(booking: CourseBooking) -> str | None:
+    """The reason given when staff declined ``booking`` (kept in its audit entry), or None."""
+    if booking.status != BookingStatus.DECLINED.value:
+        return None
+    entry = db.session.scalar(
+        select(AuditEntry)
+        .where(
+            AuditEntry.subject_type == "course_booking",
+            AuditEntry.subject_id == str(booking.id),
+            AuditEntry.action == "course.declined",
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    )
+    if entry is None or not isinstance(entry.details, dict):
+        return None
+    reason = entry.details.get("reason")
+    return reason if isinstance(reason, str) else None
+
+
 def pending_bookings() -> list[CourseBooking]:
     """Bookings waiting for staff, oldest first."""
     return list(

@@ -214,8 +214,10 @@ ROUTES: dict[str, Row] = {
     "courses.attendance": Row("/kurser/larare/{course}", TEACHER),
     "staff.course_page": Row("/staff/kurser/{course}", STAFF),
     "staff.course_cancel": Row("/staff/kurser/{course}/stall-in", STAFF, "POST"),
+    "staff.course_edit": Row("/staff/kurser/{course}/andra", STAFF),
     "staff.course_booking": Row("/staff/kurser/bokning/{booking}", STAFF),
     "staff.course_booking_accept": Row("/staff/kurser/bokning/{booking}/godkann", STAFF, "POST"),
+    "staff.course_booking_decline": Row("/staff/kurser/bokning/{booking}/avboj", STAFF, "POST"),
     "staff.course_transfer_decide": Row(
         "/staff/kurser/overlatelse/{seat_transfer}/neka", STAFF, "POST"
     ),

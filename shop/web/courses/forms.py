@@ -14,6 +14,7 @@ from wtforms import (
     SelectChoice,
     SelectField,
     StringField,
+    TextAreaField,
 )
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
@@ -120,6 +121,18 @@ class CancelCourseForm(FlaskForm):
     )
 
 
+class DeclineForm(FlaskForm):
+    """Staff decline a pending booking; the reason is shown to the booker (T9.1)."""
+
+    reason = StringField(
+        _l("Varför avböjs bokningen? (bokaren ser texten)"),
+        validators=[
+            InputRequired(message=_l("Ange varför bokningen avböjs.")),
+            Length(max=300, message=_l("Texten är för lång.")),
+        ],
+    )
+
+
 class TransferForm(FlaskForm):
     """T9.4: pass a seat to another named person in the same organisation."""
 
@@ -152,4 +165,58 @@ class ParticipantNameForm(FlaskForm):
             InputRequired(message=_l("Ange namnet på varje deltagare.")),
             Length(max=200, message=_l("Texten är för lång.")),
         ],
+    )
+
+
+class CourseForm(FlaskForm):
+    """Staff: a new course, or changes to one (T9). Sessions one a line, Stockholm time."""
+
+    title = StringField(
+        _l("Kursens namn"),
+        validators=[
+            InputRequired(message=_l("Ange kursens namn.")),
+            Length(max=200, message=_l("Texten är för lång.")),
+        ],
+    )
+    slug = StringField(
+        _l("Adressnamn (tomt: skapas av namnet)"),
+        validators=[Optional(), Length(max=150, message=_l("Texten är för lång."))],
+    )
+    description = TextAreaField(_l("Beskrivning"), validators=[Optional()])
+    teacher_id = SelectField(_l("Lärarens inloggning"), coerce=int, default=0)
+    teacher_name = StringField(
+        _l("Lärarens namn (visas på kurssidan)"),
+        validators=[Optional(), Length(max=200, message=_l("Texten är för lång."))],
+    )
+    place = StringField(
+        _l("Plats"), validators=[Optional(), Length(max=200, message=_l("Texten är för lång."))]
+    )
+    online = BooleanField(_l("Distanskurs (på nätet)"))
+    instrument = StringField(
+        _l("Instrument"),
+        validators=[Optional(), Length(max=100, message=_l("Texten är för lång."))],
+    )
+    min_age = StringField(_l("Lägsta ålder"), validators=[Optional()])
+    max_age = StringField(_l("Högsta ålder"), validators=[Optional()])
+    seats = StringField(
+        _l("Platser"), validators=[InputRequired(message=_l("Ange antal platser."))]
+    )
+    fee = StringField(
+        _l("Kursavgift per deltagare inkl. moms (kr)"),
+        validators=[InputRequired(message=_l("Ange kursavgiften, till exempel 1 200,00."))],
+    )
+    vat_rate_bp = SelectField(
+        _l("Momssats"),
+        coerce=int,
+        default=2500,
+        choices=[
+            SelectChoice(2500, _l("25 %")),
+            SelectChoice(600, _l("6 %")),
+            SelectChoice(0, _l("0 % (momsfri utbildning)")),
+        ],
+    )
+    auto_accept = BooleanField(_l("Godkänn bokningar automatiskt"))
+    sessions = TextAreaField(
+        _l("Kurstillfällen, ett per rad: ÅÅÅÅ-MM-DD TT:MM-TT:MM"),
+        validators=[InputRequired(message=_l("Ange minst ett kurstillfälle."))],
     )

@@ -235,6 +235,7 @@ def _booking_page(booking: CourseBooking, *, rename_error: str | None = None) ->
         may_rename=first_day is not None and first_day > clock.today(),
         rename_form=ActionForm(),
         rename_error=rename_error,
+        decline_reason=courses.decline_reason(booking),
         may_transfer=booking.buyer_kind == "organisation"
         and booking.status in ("confirmed", "partly_cancelled")
         and bool(booking.active_participants),
