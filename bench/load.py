@@ -166,6 +166,12 @@ class Stats:
             self.samples.append(f"{what}: {detail}")
 
 
+def _category_path(slug: str) -> str:
+    """Where a category link leads: the course category is the course list (T9), which
+    /katalog/kurser redirects to; a visitor following the link lands there."""
+    return "/kurser/" if slug == "kurser" else f"/katalog/{slug}"
+
+
 def _weighted(rng: random.Random, weights: dict[str, int]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
@@ -176,7 +182,7 @@ def browse(guest: Guest, rng: random.Random, shop: Catalogue) -> None:
     path = {
         "home": lambda: "/",
         "catalogue": lambda: "/katalog",
-        "category": lambda: f"/katalog/{rng.choice(shop.categories)}",
+        "category": lambda: _category_path(rng.choice(shop.categories)),
         "product": lambda: f"/produkt/{rng.choice(shop.slugs + shop.hot)}",
         "search": lambda: f"/sok?q={urllib.parse.quote(rng.choice(shop.terms))}",
     }[page]()
