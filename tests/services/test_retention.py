@@ -31,7 +31,13 @@ from shop.models import (
 from shop.services import accounts, data_requests, retention
 from shop.services.retention import ReportLine, SweepLocked, sweep
 from tests.factories import PASSWORD, make_customer, make_order
-from tests.services.retention_helpers import PERSON, add_complaint, make_person, occurrences
+from tests.services.retention_helpers import (
+    PERSON,
+    Person,
+    add_complaint,
+    make_person,
+    occurrences,
+)
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -292,6 +298,26 @@ def test_s3_after_the_sweep_the_person_is_only_in_the_bookkeeping_records(app: F
     for needle in PERSON.needles:
         assert set(after.get(needle, [])) <= {"bookkeeping_record.content"}, needle
     assert "bookkeeping_record.content" in after[PERSON.name]
+
+
+def test_s3_the_vat_report_of_a_past_year_is_the_same_after_the_sweep(app: Flask) -> None:
+    """R2.1 with R2.3, S3: anonymising customers changes no bookkeeping figure: the VAT report
+    of 2023 (receipts of people the sweep anonymises and of one it keeps) is identical."""
+    from shop.services.finance import vat_report
+
+    make_person(last_activity_on=date(2023, 5, 2))
+    make_person(
+        Person("b@example.se", "Bo Behållen", "070-222", "Kvarvägen 2", "Kvarby"),
+        last_activity_on=date(2026, 5, 1),
+        placed_at=datetime(2023, 9, 1, 10, 0, tzinfo=UTC),
+    )
+    before = vat_report(2023)
+    assert before.record_count == 2
+    assert before.gross_ore > 0
+    result = run(date(2026, 6, 1))
+    assert result.counts.get("R2.1 anonymise") == 1
+    db.session.expire_all()
+    assert vat_report(2023) == before
 
 
 def test_r2_1_a_guest_order_is_anonymised_three_years_after_it(app: Flask) -> None:
