@@ -58,7 +58,7 @@ from shop.domain.complaints import ComplaintWindow, complaint_window, statutory_
 from shop.domain.errors import InvalidFacts
 from shop.domain.lifecycle import InvoiceStatus, OrderStatus
 from shop.domain.money import format_sek
-from shop.domain.vat import VatLine, split_vat, vat_of_gross
+from shop.domain.vat import vat_of_gross
 from shop.extensions import db
 from shop.models import (
     AuditEntry,
@@ -692,42 +692,14 @@ def credit_note_content(
             "vat_ore": -vat_of_gross(amount_ore, line.vat_rate_bp),
         }
     ]
-    summary = split_vat([VatLine(amount_ore, line.vat_rate_bp)])
-    original = receipts.record_for_order(order)
-    return {
-        "kind": "credit_note",
-        "number": number,
-        "issued_at": now.isoformat(),
-        "issued_on": clock.local_date(now).isoformat(),
-        "order_number": order.number,
-        "ordered_on": clock.local_date(order.placed_at).isoformat(),
-        "credits": (
-            {"kind": original.kind, "number": original.number} if original is not None else None
-        ),
-        "withdrawal_id": None,
-        "complaint_id": complaint.id,
-        "seller": receipts.seller(),
-        "buyer": receipts.buyer_of(order),
-        "lines": credited,
-        "fees": [],
-        "vat": [
-            {
-                "rate_bp": rate.rate_bp,
-                "net_ore": -rate.net_ore,
-                "vat_ore": -rate.vat_ore,
-                "gross_ore": -rate.gross_ore,
-            }
-            for rate in summary.rates
-        ],
-        "total_ore": -summary.total_gross_ore,
-        "total_vat_ore": -summary.total_vat_ore,
-        "total_net_ore": -summary.total_net_ore,
-        "payment_method": order.payment_method,
-        "payment_method_label": receipts.PAYMENT_METHOD_LABELS.get(
-            order.payment_method, order.payment_method
-        ),
-        "currency": "SEK",
-    }
+    return returns.credit_note_document(
+        order,
+        credited,
+        [],
+        refs={"withdrawal_id": None, "complaint_id": complaint.id},
+        number=number,
+        now=now,
+    )
 
 
 def _issue_credit_note(

@@ -608,6 +608,23 @@ def credit_note_content(view: Desk, *, number: int, now: datetime) -> dict[str, 
                 "vat_ore": -vat_of_gross(view.delivery_refund_ore, rate),
             }
         )
+    return credit_note_document(
+        order, lines, fees, refs={"withdrawal_id": view.withdrawal.id}, number=number, now=now
+    )
+
+
+def credit_note_document(
+    order: Order,
+    lines: list[dict[str, Any]],
+    fees: list[dict[str, Any]],
+    *,
+    refs: dict[str, Any],
+    number: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """The frozen content of any credit note: the credited ``lines`` and ``fees`` (negative
+    amounts), VAT per rate of what they credit (T2.1), the totals, the document it credits,
+    and ``refs`` naming what caused it (the withdrawal, the complaint)."""
     summary = split_vat(
         [VatLine(-line["total_ore"], line["vat_rate_bp"]) for line in lines]
         + [VatLine(-fee["amount_ore"], fee["vat_rate_bp"]) for fee in fees]
@@ -623,7 +640,7 @@ def credit_note_content(view: Desk, *, number: int, now: datetime) -> dict[str, 
         "credits": (
             {"kind": original.kind, "number": original.number} if original is not None else None
         ),
-        "withdrawal_id": view.withdrawal.id,
+        **refs,
         "seller": receipts.seller(),
         "buyer": receipts.buyer_of(order),
         "lines": lines,
