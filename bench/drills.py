@@ -20,7 +20,7 @@ sandbox checkouts). Mid-run the server is stopped (``pg_ctl stop -m fast``)
 for a few seconds and started again. Checks: no error before; while it is
 down every failure is the shop's friendly 503 page (Swedish, no traceback)
 and the workers keep answering; after it is back every request works again
-with no restart of the app (``pool_pre_ping``); no purchase the buyers saw
+with no restart of the app (idle connections pinged: shop/database.py); no purchase the buyers saw
 paid is missing, and the stock and payment checks of bench/orders.py hold.
 The private server and its files are removed at the end.
 

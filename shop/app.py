@@ -33,10 +33,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["REMEMBER_COOKIE_SECURE"] = True
 
-    from shop import extensions
+    from shop import database, extensions
     from shop.services import bookkeeping
 
     extensions.db.init_app(app)
+    with app.app_context():
+        database.ping_idle_connections(
+            extensions.db.engine, float(app.config["DATABASE_PING_IDLE_SECONDS"])
+        )
     extensions.migrate.init_app(
         app, extensions.db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True
     )

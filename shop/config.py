@@ -39,7 +39,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "ENV": "development",
         "SECRET_KEY": DEV_SECRET_KEY,
         "SQLALCHEMY_DATABASE_URI": database_url_from_env(instance_path),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Pooled connections are pinged before use only after sitting idle (shop/database.py).
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False},
+        "DATABASE_PING_IDLE_SECONDS": 1.0,
         "SQLALCHEMY_RECORD_QUERIES": False,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -2,8 +2,9 @@
 
 When the database cannot be reached (restarted, failed over, out of
 connections) the visitor gets a 503 page that says so in Swedish and asks
-them to try again shortly, with ``Retry-After``; the engine's ``pool_pre_ping``
-reconnects by itself once the database is back. A connection the database
+them to try again shortly, with ``Retry-After``; the pool reconnects by itself
+once the database is back (a connection that sat idle is pinged before use, and a
+failure invalidates the pool's older connections: shop/database.py). A connection the database
 cut after the answer was made is dropped quietly at the end of the request
 instead of turning a finished answer into a 500.
 """

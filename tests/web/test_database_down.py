@@ -7,6 +7,7 @@ postgres-restart`` (docs/operations-drills.md); these tests pin the page itself.
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,9 +85,98 @@ def test_the_page_is_english_for_an_english_visitor(down_client: FlaskClient) ->
     assert '<html lang="en">' in html
 
 
-def test_the_engine_pings_pooled_connections_before_use(app: Flask) -> None:
-    """A connection cut by a database restart is replaced, not handed to a request."""
-    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+def _pings(engine: sa.Engine) -> list[object]:
+    """The connections ``engine`` pings from now on (its dialect's ``do_ping`` is counted)."""
+    seen: list[object] = []
+    ping = engine.dialect.do_ping
+
+    def counted(dbapi_connection: object) -> bool:
+        seen.append(dbapi_connection)
+        return ping(dbapi_connection)  # type: ignore[arg-type]
+
+    engine.dialect.do_ping = counted  # type: ignore[method-assign]
+    return seen
+
+
+def test_a_connection_used_a_moment_ago_is_not_pinged_again(app: Flask) -> None:
+    """Busy workers reuse their connection without an extra round trip (shop/database.py)."""
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is False
+    assert app.config["DATABASE_PING_IDLE_SECONDS"] == 1.0
+    with app.app_context():
+        engine = db.engine
+        with engine.connect() as conn:
+            conn.execute(sa.select(Product.id).limit(1))
+        pings = _pings(engine)
+        for _ in range(3):
+            with engine.connect() as conn:
+                conn.execute(sa.select(Product.id).limit(1))
+        assert pings == []
+
+
+def test_a_connection_idle_past_the_limit_is_pinged_and_replaced_when_dead(
+    app: Flask, tmp_path: Path
+) -> None:
+    """A connection cut while it sat in the pool (a restart) is replaced, not handed to a
+    request: on PostgreSQL the server really ends it (``pg_terminate_backend``)."""
+    config = make_test_config(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path)
+    config["DATABASE_PING_IDLE_SECONDS"] = 0.05
+    idle = create_app(config)
+    with idle.app_context():
+        engine = db.engine
+        with engine.connect() as conn:
+            conn.execute(sa.select(Product.id).limit(1))
+            backend = (
+                conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+                if engine.dialect.name == "postgresql"
+                else None
+            )
+        pings = _pings(engine)
+        if backend is not None:
+            admin = sa.create_engine(engine.url)
+            with admin.connect() as other:
+                other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+                other.commit()
+            admin.dispose()
+        time.sleep(0.1)  # the pool's own monotonic clock must pass the limit
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count(Product.id))).scalar() == 0
+            if backend is not None:
+                assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar() != backend
+        assert len(pings) >= 1
+        engine.dispose()
+
+
+def test_a_failed_ping_asks_the_pool_for_a_new_connection() -> None:
+    """The checkout hook turns a dead connection into DisconnectionError (the pool's signal
+    to reconnect), whatever the driver's error says."""
+    from sqlalchemy.exc import DisconnectionError
+
+    from shop.database import ping_idle_connections
+
+    engine = sa.create_engine("sqlite://")
+    now = [100.0]
+    ping_idle_connections(engine, 1.0, clock=lambda: now[0])
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT 2"))
+    now[0] += 1.0
+    calls: list[object] = []
+
+    def dead(dbapi_connection: object) -> bool:
+        calls.append(dbapi_connection)
+        raise engine.dialect.loaded_dbapi.OperationalError("server closed the connection")
+
+    engine.dialect.do_ping = dead  # type: ignore[method-assign]
+    with pytest.raises(DisconnectionError):
+        engine.pool.dispatch.checkout(object(), _record_returned_at(engine, 99.0), None)
+    assert len(calls) == 1
+    engine.dispose()
+
+
+def _record_returned_at(engine: sa.Engine, at: float) -> object:
+    class Record:
+        info = {"shop.returned_at": at}
+
+    return Record()
 
 
 def test_a_lost_connection_mid_request_gives_503_and_the_next_request_works(
