@@ -304,6 +304,8 @@ class DigitalItem:
     grant: DownloadGrant | None = None
     codes: list[SoftwareCode] = field(default_factory=list)
     now: datetime | None = None
+    #: Every unit withdrawn (T5.4, T5.8): neither the file nor the code is delivered any more.
+    withdrawn: bool = False
 
     @property
     def remaining(self) -> int:
@@ -317,7 +319,9 @@ class DigitalItem:
 
     @property
     def downloadable(self) -> bool:
-        return self.grant is not None and self.remaining > 0 and not self.expired
+        if self.grant is None or self.withdrawn:
+            return False
+        return self.remaining > 0 and not self.expired
 
     @property
     def revealed(self) -> bool:
@@ -333,9 +337,21 @@ def digital_items(order: Order, *, now: datetime) -> list[DigitalItem]:
         kind = ProductKind(line.kind)
         if kind is ProductKind.DOWNLOAD:
             grants = grants_for_line(line)
-            items.append(DigitalItem(line, kind, grant=grants[-1] if grants else None, now=now))
+            items.append(
+                DigitalItem(
+                    line,
+                    kind,
+                    grant=grants[-1] if grants else None,
+                    now=now,
+                    withdrawn=withdrawn(line),
+                )
+            )
         elif kind is ProductKind.SOFTWARE_CODE:
-            items.append(DigitalItem(line, kind, codes=codes_for_line(line), now=now))
+            items.append(
+                DigitalItem(
+                    line, kind, codes=codes_for_line(line), now=now, withdrawn=withdrawn(line)
+                )
+            )
     return items
 
 

@@ -231,3 +231,39 @@ def test_visa_kod_with_a_tampered_token_is_404_and_reveals_nothing(
     )
     assert response.status_code == 404
     assert db.session.query(SoftwareCode).one().revealed_at is None
+
+
+def test_a_withdrawn_download_and_code_are_not_offered_on_the_order_page_t5_4(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The page says they are withdrawn instead of offering "Ladda ner" and "Visa kod" (the
+    download and the reveal themselves are refused by the service)."""
+    from shop.services import withdrawals
+
+    book = make_product(title="Notställ", price_ore=30000, stock=5)
+    order = confirmed_order(
+        lines=[(book, 1), (download_product(), 1), (code_product("ANGRAD-1"), 1)]
+    )
+    page_url = f"/kvitto/{order.number}?t={orders.guest_order_token(order)}"
+    before = client.get(page_url).get_data(as_text=True)
+    assert ">Ladda ner</a>" in before
+    assert "Visa kod" in before
+    _book_line, download_line, code_line = order.lines
+    withdrawals.submit_withdrawal(
+        order,
+        name="Kim Kund",
+        email=order.email,
+        quantities={download_line.id: 1, code_line.id: 1},
+        submission_key="digital-withdrawn",
+        channel="function",
+        received_at=NOW + timedelta(hours=1),
+        actor="customer:test",
+        now=NOW + timedelta(hours=1),
+    )
+    db.session.commit()
+    with time_machine.travel(NOW + timedelta(hours=2), tick=False):
+        after = client.get(page_url).get_data(as_text=True)
+    assert ">Ladda ner</a>" not in after
+    assert "Visa kod" not in after
+    assert "Du har ångrat köpet av filen, så den kan inte laddas ner." in after
+    assert "Du har ångrat köpet av koden, så den kan inte visas." in after
