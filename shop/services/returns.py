@@ -905,7 +905,7 @@ def send_refund(refund: Refund, *, actor: str, now: datetime) -> Refund:
         now=now,
         rule_id=rule,
     )
-    _tell_refunded(order, refund, withdrawal, now=now)
+    _tell_refunded(order, refund, withdrawal, by_bank_transfer=result.manual, now=now)
     db.session.commit()
     return refund
 
@@ -951,9 +951,18 @@ def _record_on_payment(payment: Payment, amount_ore: int, *, actor: str, now: da
 
 
 def _tell_refunded(
-    order: Order, refund: Refund, withdrawal: Withdrawal | None, *, now: datetime
+    order: Order,
+    refund: Refund,
+    withdrawal: Withdrawal | None,
+    *,
+    by_bank_transfer: bool = False,
+    now: datetime,
 ) -> None:
-    """The refund mail (T5.8), with the credit note's PDF attached."""
+    """The refund mail (T5.8), with the credit note's PDF attached.
+
+    ``by_bank_transfer``: the provider cannot pay back by itself (a paid invoice: staff
+    transfer the money), so the mail says the money is on its way, not that it was paid.
+    """
     note = (
         db.session.get(BookkeepingRecord, refund.credit_note_id) if refund.credit_note_id else None
     )
@@ -969,11 +978,16 @@ def _tell_refunded(
     mail.queue_templated_mail(
         attachments=attachments,
         to=withdrawal.email if withdrawal is not None else order.email,
-        subject=_("Vi har betalat tillbaka för order %(number)s", number=order.number),
+        subject=(
+            _("Vi betalar tillbaka för order %(number)s", number=order.number)
+            if by_bank_transfer
+            else _("Vi har betalat tillbaka för order %(number)s", number=order.number)
+        ),
         template="refund",
         context={
             "order": order,
             "refund": refund,
+            "by_bank_transfer": by_bank_transfer,
             "name": withdrawal.name if withdrawal is not None else order.name,
             "credit_note": note.number if note is not None else None,
             "method": receipts.PAYMENT_METHOD_LABELS.get(

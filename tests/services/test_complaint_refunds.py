@@ -278,6 +278,44 @@ def test_an_unpaid_invoice_is_credited_instead_of_paid_back_t6(
     assert [r.invoice_credit for r in returns.refunds_of(order)] == [True]
 
 
+def test_a_paid_invoice_is_paid_back_by_bank_transfer_and_the_mail_says_so_t6(
+    app: Flask,
+) -> None:
+    """The invoice provider cannot move money (staff transfer it), so the mail says the money
+    is on its way by bank transfer, not that it was paid back already."""
+    order, invoice, complaint = invoice_complaint()
+    invoicing.register_payment(
+        invoice,
+        amount_ore=invoicing.amount_owed(invoice),
+        paid_on=DECIDED_ON,
+        reference="betald",
+        registered_by="system",
+        now=LATER,
+    )
+    # What the checkout's invoice provider records for the order (the helper skips it).
+    db.session.add(
+        Payment(
+            order_id=order.id,
+            provider="invoice",
+            method="invoice",
+            provider_reference=invoice.number,
+            idempotency_key=f"pay-{order.number}",
+            amount_ore=order.total_ore,
+            status=PaymentStatus.CAPTURED.value,
+            created_at=LATER,
+            updated_at=LATER,
+        )
+    )
+    db.session.commit()
+    decide_refund(complaint, 1000)
+    assert the_refund(complaint).payment_id is not None
+    mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "refund")).one()
+    assert mail.subject == f"Vi betalar tillbaka för order {order.number}"
+    assert "med en banköverföring, eftersom ordern betalades mot faktura" in mail.body_text
+    assert "med en banköverföring" in (mail.body_html or "")
+    assert "har betalat tillbaka" not in mail.body_text + (mail.body_html or "")
+
+
 def test_the_credit_is_at_most_what_remains_on_the_invoice_and_settles_it_t6(app: Flask) -> None:
     order, invoice, complaint = invoice_complaint()
     owed = invoicing.amount_owed(invoice)
