@@ -16,7 +16,10 @@
    "Genomför testbetalning" on the test payment page and GET the return page,
    which must say ``data-payment-state="paid"``. 16 requests per purchase;
 4. measures the bare app at the same concurrency (wrk, 32 connections; also
-   the buyers' own Python client, for scale);
+   the buyers' own Python client, for scale), then three pages of the flow
+   alone with the same tool (the ``/kassa/`` redirect, a cached product page and
+   the buyer form with a guest's cart): what a single request of the shop costs
+   next to the bare app before the flow adds its writes;
 5. checks the database afterwards: no stock oversold or negative, ``reserved``
    equal to the sum of the reserve/release movements, every paid order with its
    captured payment of the order's total, its reserve movements per line and its
@@ -459,6 +462,39 @@ def pay_in_sandbox(guest: Guest, target: str) -> None:
         raise FlowError("return page", f"state {state.group(1) if state else '?'}")
 
 
+#: Pages of the flow measured alone: (what it shows, path, with the guest's cart cookie).
+SINGLE_PAGES = (
+    (
+        "`GET /kassa/` alone: a redirect (session, security headers, log line; "
+        "no SQL, no template)",
+        "/kassa/",
+        True,
+    ),
+    ("`GET /produkt/<slug>` alone: a product page from the page cache", "/produkt/{slug}", False),
+    (
+        "`GET /kassa/kopare` alone: a checkout form (the cart re-read and re-priced, "
+        "the layout and the form)",
+        "/kassa/kopare",
+        True,
+    ),
+)
+
+
+def single_pages(base: str, slug: str, seconds: float, connections: int) -> list[Result]:
+    """Three pages of the flow, each measured alone with the bare app's tool: what one
+    request of the shop costs before the flow adds its writes (a guest's cart and filled-in
+    checkout in the cookie where the page needs them)."""
+    guest = Guest(base)
+    to_summary(guest, slug, 0)
+    cookie = "; ".join(f"{name}={value}" for name, value in guest.cookies.items())
+    results = []
+    for label, path, with_cart in SINGLE_PAGES:
+        headers = {"Accept-Language": "sv"} | ({"Cookie": cookie} if with_cart else {})
+        url = base + path.format(slug=slug)
+        results.append(measure(label, url, seconds, connections, headers))
+    return results
+
+
 @dataclass
 class LoadResult:
     buyers: int
@@ -522,6 +558,7 @@ def report(
     load: LoadResult,
     bare: Result,
     bare_python: Result,
+    singles: list[Result],
     checks: list[tuple[str, int, int]],
     settings: dict[str, str],
 ) -> tuple[str, bool]:
@@ -573,6 +610,13 @@ def report(
         f"| {_ms(percentile(sorted(times), 0.99))} |"
         for label, times in load.by_route.items()
     )
+    single_rows = "\n".join(
+        f"| {single.name} | {single.requests_per_s:,.0f} req/s "
+        f"| {single.requests_per_s / bare.requests_per_s * 100:.1f} % "
+        f"| {single.p50_ms:.1f} ms | {single.p99_ms:.1f} ms | {single.errors} |"
+        for single in singles
+    )
+    goal_rate = GOAL_SHARE * bare.requests_per_s
     check_rows = "\n".join(
         f"| {what} | {found:,} | {expected:,} | {verdict(found == expected)} |"
         for what, found, expected in checks
@@ -586,6 +630,12 @@ def report(
         f"the bare app's requests per second with wrk at the same concurrency "
         f'({bare.requests_per_s:,.0f}). The p99 goal applies to the "Slutför köp" POST.\n\n'
         f"Failed purchases:\n{error_lines}\n\n"
+        f"Pages of the flow measured alone ({bare.tool}, {load.buyers} connections, "
+        "same servers), beside the bare app:\n\n"
+        "| page | req/s | share of bare | p50 | p99 | errors |\n|---|---:|---:|---:|---:|---|\n"
+        f"{single_rows}\n\n"
+        f"The goal's rate, {GOAL_SHARE * 100:.0f} % of the bare app, is {goal_rate:,.0f} "
+        "requests per second for the flow as a whole, writes included.\n\n"
         "Each request of the flow (under the same load):\n\n"
         "| request | count | p50 | p99 |\n|---|---:|---:|---:|\n"
         f"{route_rows}\n\n"
@@ -606,6 +656,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up buying")
     parser.add_argument("--buyers", type=int, default=32)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--single-seconds", type=float, default=5.0, help="seconds for each page measured alone"
+    )
     args = parser.parse_args()
 
     if not shutil.which("wrk"):
@@ -654,6 +707,7 @@ def main() -> int:
                     f"measured bare: {bare.requests_per_s:,.0f} req/s ({bare.tool}), "
                     f"{bare_python.requests_per_s:,.0f} req/s (python)"
                 )
+                singles = single_pages(shop, slugs[0], args.single_seconds, args.buyers)
             paid_seen = 1 + len(warm.purchases) + len(load.purchases)
             checks = verify_database(database_url, paid_seen)
 
@@ -669,7 +723,7 @@ def main() -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()} (client and servers share the CPUs)",
     }
-    text, passed = report(load, bare, bare_python, checks, settings)
+    text, passed = report(load, bare, bare_python, singles, checks, settings)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(text, encoding="utf-8")
     print()

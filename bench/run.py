@@ -250,13 +250,15 @@ def check_page(base: str, path: str, expect_products: int | None = None) -> None
 # --------------------------------------------------------------------------- load
 
 
-def measure(name: str, url: str, duration: float, connections: int) -> Result:
+def measure(
+    name: str, url: str, duration: float, connections: int, headers: dict[str, str] | None = None
+) -> Result:
     if shutil.which("wrk"):
-        return _wrk(name, url, duration, connections)
-    return python_load(name, url, duration, connections)
+        return _wrk(name, url, duration, connections, headers or {})
+    return python_load(name, url, duration, connections, headers)
 
 
-def _wrk(name: str, url: str, duration: float, connections: int) -> Result:
+def _wrk(name: str, url: str, duration: float, connections: int, headers: dict[str, str]) -> Result:
     threads = max(1, min(connections, os.cpu_count() or 1))
     command = [
         "wrk",
@@ -267,6 +269,7 @@ def _wrk(name: str, url: str, duration: float, connections: int) -> Result:
         "10s",
         "-s",
         str(BENCH / "report.lua"),
+        *(arg for key, value in headers.items() for arg in ("-H", f"{key}: {value}")),
         url,
     ]
     run = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -292,8 +295,13 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def python_load(name: str, url: str, duration: float, connections: int) -> Result:
-    """Fallback: ``connections`` threads, each one keep-alive connection, for ``duration``."""
+def python_load(
+    name: str, url: str, duration: float, connections: int, headers: dict[str, str] | None = None
+) -> Result:
+    """Fallback: ``connections`` threads, each one keep-alive connection, for ``duration``.
+
+    Every answer but 200 counts as an error unless ``headers`` are given (a page measured
+    with a visitor's cookies may answer with a redirect by design)."""
     match = re.match(r"http://([^/:]+):(\d+)(/.*)$", url)
     assert match, url
     host, port, path = match.group(1), int(match.group(2)), match.group(3)
@@ -311,7 +319,7 @@ def python_load(name: str, url: str, duration: float, connections: int) -> Resul
                 conn = http.client.HTTPConnection(host, port, timeout=10)
             started = time.perf_counter()
             try:
-                conn.request("GET", path)
+                conn.request("GET", path, headers=headers or {})
                 response = conn.getresponse()
                 response.read()
             except OSError:
@@ -320,7 +328,7 @@ def python_load(name: str, url: str, duration: float, connections: int) -> Resul
                 conn = None
                 continue
             own.append(time.perf_counter() - started)
-            if response.status != 200:
+            if response.status >= 400 or (headers is None and response.status != 200):
                 failed += 1
             if response.will_close:
                 conn.close()
