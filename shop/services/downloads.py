@@ -330,28 +330,22 @@ class DigitalItem:
 
 def digital_items(order: Order, *, now: datetime) -> list[DigitalItem]:
     """The order's download and code lines with their grants and codes."""
+    from shop.services.withdrawals import withdrawn_quantities
+
     if OrderStatus(order.status) in UNDELIVERABLE:
         return []
+    withdrawn_units = withdrawn_quantities(order)  # one query; the same sum as :func:`withdrawn`
     items: list[DigitalItem] = []
     for line in order.lines:
         kind = ProductKind(line.kind)
+        gone = withdrawn_units.get(line.id, 0) >= line.quantity
         if kind is ProductKind.DOWNLOAD:
             grants = grants_for_line(line)
-            items.append(
-                DigitalItem(
-                    line,
-                    kind,
-                    grant=grants[-1] if grants else None,
-                    now=now,
-                    withdrawn=withdrawn(line),
-                )
-            )
+            grant = grants[-1] if grants else None
+            items.append(DigitalItem(line, kind, grant=grant, now=now, withdrawn=gone))
         elif kind is ProductKind.SOFTWARE_CODE:
-            items.append(
-                DigitalItem(
-                    line, kind, codes=codes_for_line(line), now=now, withdrawn=withdrawn(line)
-                )
-            )
+            codes = codes_for_line(line)
+            items.append(DigitalItem(line, kind, codes=codes, now=now, withdrawn=gone))
     return items
 
 
