@@ -167,14 +167,17 @@ def test_a_failed_ping_asks_the_pool_for_a_new_connection() -> None:
 
     engine.dialect.do_ping = dead  # type: ignore[method-assign]
     with pytest.raises(DisconnectionError):
-        engine.pool.dispatch.checkout(object(), _record_returned_at(engine, 99.0), None)
+        engine.pool.dispatch.checkout(object(), _record_returned_at(99.0), None)
     assert len(calls) == 1
     engine.dispose()
 
 
-def _record_returned_at(engine: sa.Engine, at: float) -> object:
+def _record_returned_at(at: float) -> object:
+    """A pool record as the check-in hook leaves it: given back at ``at``."""
+    from shop.database import _RETURNED_AT
+
     class Record:
-        info = {"shop.returned_at": at}
+        info = {_RETURNED_AT: at}
 
     return Record()
 
